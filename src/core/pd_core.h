@@ -1,0 +1,149 @@
+/* pd_core.h - the contract of python-debug's C core.
+ *
+ * The core knows nothing about Python.  It is a debug allocator that sits
+ * on top of three underlying allocators (one per domain), keeps every block
+ * it hands out in an out-of-band registry, and reports misuse.  The Python
+ * glue (src/py) installs it as the PEP 445 hooks, captures allocation sites
+ * and tells the core how to describe Python-level things in reports.
+ *
+ * Block layout (user pointer p, requested size n):
+ *
+ *     base            p                 p+n
+ *     | front guard   | user bytes       | rear guard    |
+ *       PD_GUARD bytes  n bytes            PD_GUARD bytes
+ *
+ * Guards hold PD_FILL_GUARD.  Fresh user bytes hold PD_FILL_FRESH (calloc:
+ * zero); freed user bytes hold PD_FILL_FREED while the block sits in the
+ * quarantine.  Size, serial, domain, state and sites live in the registry,
+ * never next to the block, so a wild write cannot corrupt what we know
+ * about it.
+ *
+ * Threads: every entry point may be called from any thread, with or without
+ * the GIL.  One mutex protects the registry, the quarantine and the stack
+ * depot.  Nothing here allocates through the hooks it implements: our
+ * tables live in memory mapped with mmap().
+ */
+#ifndef PD_CORE_H
+#define PD_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PD_GUARD 16
+#define PD_FILL_FRESH 0xCB
+#define PD_FILL_FREED 0xDB
+#define PD_FILL_GUARD 0xFB
+
+typedef enum { PD_RAW = 0, PD_MEM = 1, PD_OBJ = 2, PD_NDOMAINS = 3 } pd_domain;
+
+/* Same shape as PyMemAllocatorEx, so the glue can pass it through. */
+typedef struct {
+    void *ctx;
+    void *(*malloc)(void *ctx, size_t size);
+    void *(*calloc)(void *ctx, size_t nelem, size_t elsize);
+    void *(*realloc)(void *ctx, void *ptr, size_t new_size);
+    void (*free)(void *ctx, void *ptr);
+} pd_underlying;
+
+/* Where a block was allocated or freed.  Cheap to record: the direct C
+ * caller of the allocator API, the innermost "user" C frame found by a short
+ * stack scan (see pd_stack.h), the innermost Python frame as (code, offset)
+ * plus the serial of the code object's block so that a report can tell
+ * whether the code object is still the same one, and optionally the id of
+ * a full C backtrace in the stack depot. */
+typedef struct {
+    void *pc;             /* return address into the API's caller */
+    void *user_pc;        /* innermost return address in a user extension */
+    void *code;           /* PyCodeObject * or NULL */
+    uint64_t code_serial; /* block serial of code; 0 = not one of ours */
+    int32_t lasti;        /* byte offset of the instruction in code */
+    uint32_t stack;       /* stack depot id, 0 = none */
+    uint32_t pystack;     /* python stack depot id, 0 = none */
+    uint32_t tid;         /* small thread number */
+} pd_site;
+
+typedef enum { PD_LIVE = 1, PD_QUARANTINED = 2 } pd_state;
+
+/* A copy of one registry entry, as handed to reports. */
+typedef struct {
+    uintptr_t addr;
+    size_t size;
+    uint64_t serial;
+    uint8_t domain;
+    uint8_t state;
+    pd_site alloc;
+    pd_site free;
+    /* Object blocks: the words where ob_type sits for a plain object, a GC
+     * object and a GC object with a pre-header, saved at free time so a
+     * report on a freed block can still name its type. */
+    uintptr_t type_words[3];
+} pd_block_info;
+
+typedef enum {
+    PD_ON_ERROR_ABORT = 0,
+    PD_ON_ERROR_CONTINUE = 1,
+} pd_on_error;
+
+typedef struct {
+    size_t quarantine_bytes; /* 0 disables the quarantine */
+    int stacks;              /* frames of C backtrace per site, 0 = off */
+    pd_on_error on_error;
+    int report_fd;           /* JSON lines, -1 = none */
+    int valgrind;            /* mark guards with client requests */
+} pd_options;
+
+/* Lifecycle ------------------------------------------------------------ */
+void pd_core_init(const pd_options *opt);
+void pd_core_set_underlying(pd_domain d, const pd_underlying *u);
+const pd_options *pd_core_options(void);
+
+/* The allocator -------------------------------------------------------- */
+void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site);
+void *pd_realloc(pd_domain d, void *p, size_t n, const pd_site *site);
+void pd_free(pd_domain d, void *p, const pd_site *site);
+
+/* Verify every live and quarantined block; report all damage; return the
+ * number of damaged blocks. */
+size_t pd_check_heap(void);
+
+/* Look up the block that contains addr (exact start or interior, live or
+ * quarantined).  Linear in the registry for interior pointers: for reports
+ * and crashes only.  Returns 1 and fills *out when found. */
+int pd_find_block(uintptr_t addr, int interior, pd_block_info *out);
+/* Lock-free-ish variant for the crash handler: tries the lock, gives up. */
+int pd_find_block_try(uintptr_t addr, pd_block_info *out);
+
+/* Frames of a stack depot id (takes the core lock). */
+int pd_core_stack_get(uint32_t id, uintptr_t *out, int max);
+
+/* Serial of the block starting exactly at p, 0 when it is not ours. */
+uint64_t pd_serial_of(const void *p);
+
+/* Statistics ----------------------------------------------------------- */
+typedef struct {
+    uint64_t blocks, bytes, peak_bytes;
+    uint64_t allocs, frees, reallocs;
+    uint64_t foreign_frees;
+} pd_domain_stats;
+
+typedef struct {
+    pd_domain_stats dom[PD_NDOMAINS];
+    uint64_t quarantine_blocks, quarantine_bytes, quarantine_limit;
+    uint64_t errors;
+    uint64_t registry_bytes;
+} pd_stats;
+
+void pd_get_stats(pd_stats *out);
+uint64_t pd_error_count(void);
+/* True once a report decided to abort: the crash reporter stays quiet. */
+int pd_core_is_aborting(void);
+const char *pd_domain_name(pd_domain d);
+const char *pd_domain_api(pd_domain d);
+
+/* fork(): the glue calls these around fork so a child never inherits a
+ * held lock. */
+void pd_core_atfork_prepare(void);
+void pd_core_atfork_parent(void);
+void pd_core_atfork_child(void);
+
+#endif

@@ -1,0 +1,178 @@
+/* front.c - `python-debug`, the command users run.
+ *
+ *     python-debug [--python PATH] [python options] [-c cmd | -m mod | file | -] [args]
+ *
+ * It picks the interpreter (--python, else $PYDEBUG_PYTHON, else `python3`
+ * on PATH), asks it what it is, makes sure a host built for exactly that
+ * interpreter exists (building it on first use), and execs the host with
+ * the remaining arguments.  Everything after the interpreter choice is
+ * Python's own command line.  Exit status 2 and one line on stderr when the
+ * interpreter is missing or unsupported. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef PD_ROOT
+#error "PD_ROOT must name the source tree"
+#endif
+
+static const char *prog = "python-debug";
+
+static _Noreturn void die(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "%s: ", prog);
+    fprintf(stderr, fmt, a, b);
+    fputc('\n', stderr);
+    exit(2);
+}
+
+/* Resolve a command name the way execvp would. */
+static int find_in_path(const char *name, char *out, size_t len)
+{
+    if (strchr(name, '/')) {
+        snprintf(out, len, "%s", name);
+        return access(out, X_OK) == 0;
+    }
+    const char *path = getenv("PATH");
+    if (path == NULL)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path) {
+        const char *colon = strchr(path, ':');
+        size_t n = colon ? (size_t)(colon - path) : strlen(path);
+        snprintf(out, len, "%.*s/%s", (int)n, path, name);
+        struct stat st;
+        if (access(out, X_OK) == 0 && stat(out, &st) == 0 && S_ISREG(st.st_mode))
+            return 1;
+        path += n + (colon != NULL);
+    }
+    return 0;
+}
+
+/* What the interpreter says about itself, one fact per line. */
+static const char query[] =
+    "import sys, sysconfig\n"
+    "v = sys.version_info\n"
+    "print(sys.executable)\n"
+    "print(sys.implementation.name)\n"
+    "print('%d.%d.%d' % v[:3])\n"
+    "print(sys.hexversion)\n"
+    "print(sys.abiflags)\n"
+    "print(int(bool(sysconfig.get_config_var('Py_GIL_DISABLED'))))\n";
+
+enum { Q_EXE, Q_IMPL, Q_VER, Q_HEX, Q_ABI, Q_NOGIL, Q_N };
+
+static int run_query(const char *python, char lines[Q_N][PATH_MAX])
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execl(python, python, "-I", "-c", query, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE *f = fdopen(fds[0], "r");
+    int n = 0;
+    while (n < Q_N && f && fgets(lines[n], PATH_MAX, f)) {
+        lines[n][strcspn(lines[n], "\n")] = '\0';
+        n++;
+    }
+    if (f)
+        fclose(f);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return (n == Q_N && WIFEXITED(status) && WEXITSTATUS(status) == 0) ? 0 : -1;
+}
+
+static uint64_t fnv(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static time_t mtime_of(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_mtime : 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *python = getenv("PYDEBUG_PYTHON");
+    int first = 1;
+    if (argc > 1 && !strcmp(argv[1], "--python")) {
+        if (argc < 3)
+            die("--python needs a path%s%s", "", "");
+        python = argv[2];
+        first = 3;
+    } else if (argc > 1 && !strncmp(argv[1], "--python=", 9)) {
+        python = argv[1] + 9;
+        first = 2;
+    }
+    if (python == NULL || !*python)
+        python = "python3";
+
+    char found[PATH_MAX];
+    if (!find_in_path(python, found, sizeof found))
+        die("no Python interpreter at '%s'%s (use --python PATH or PYDEBUG_PYTHON)", python, "");
+
+    char q[Q_N][PATH_MAX];
+    if (run_query(found, q) != 0)
+        die("'%s' did not answer as a Python interpreter%s", found, "");
+    unsigned long hex = strtoul(q[Q_HEX], NULL, 10);
+    if (strcmp(q[Q_IMPL], "cpython") != 0 || hex < 0x030B0000 || atoi(q[Q_NOGIL]))
+        die("unsupported interpreter %s (%s): python-debug needs CPython 3.11 or newer "
+            "with the GIL", found, q[Q_VER]);
+
+    /* One host per interpreter binary. */
+    const char *cache = getenv("PYDEBUG_CACHE");
+    char dir[PATH_MAX], host[PATH_MAX + 32], stamp[PATH_MAX];
+    if (snprintf(dir, sizeof dir, "%s/cpython-%.20s%.8s-%016llx",
+                 cache && *cache ? cache : PD_ROOT "/build/hosts", q[Q_VER], q[Q_ABI],
+                 (unsigned long long)fnv(q[Q_EXE])) >= (int)sizeof dir ||
+        snprintf(host, sizeof host, "%s/python-debug-host", dir) >= (int)sizeof host ||
+        snprintf(stamp, sizeof stamp, "%s/build/stamp", PD_ROOT) >= (int)sizeof stamp)
+        die("cache path too long: %s%s", dir, "");
+    time_t built = mtime_of(host);
+    if (built == 0 || built < mtime_of(stamp)) {
+        fprintf(stderr, "%s: building the host for %s (Python %s)...\n", prog, q[Q_EXE], q[Q_VER]);
+        char py_arg[PATH_MAX + 8], dir_arg[PATH_MAX + 16];
+        if (snprintf(py_arg, sizeof py_arg, "PY=%s", q[Q_EXE]) >= (int)sizeof py_arg ||
+            snprintf(dir_arg, sizeof dir_arg, "HOSTDIR=%s", dir) >= (int)sizeof dir_arg)
+            die("path too long: %s%s", dir, "");
+        pid_t pid = fork();
+        if (pid == 0) {
+            dup2(2, 1); /* keep the program's stdout clean */
+            execlp("make", "make", "-s", "-C", PD_ROOT, "host", py_arg, dir_arg, (char *)NULL);
+            _exit(127);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || mtime_of(host) == 0)
+            die("could not build the host for %s%s (see the messages above)", q[Q_EXE], "");
+    }
+
+    setenv("PYDEBUG_EXECUTABLE", q[Q_EXE], 1);
+    char **args = calloc((size_t)(argc - first + 2), sizeof *args);
+    if (args == NULL)
+        die("out of memory%s%s", "", "");
+    args[0] = argv[0];
+    for (int i = first; i < argc; i++)
+        args[i - first + 1] = argv[i];
+    execv(host, args);
+    die("cannot run %s: %s", host, strerror(errno));
+}

@@ -1,0 +1,92 @@
+/* host.c - the python-debug host: an embedding program that behaves like
+ * `python` (it hands its argv to Py_RunMain) but installs the debug
+ * allocator between pre-initialization and initialization, so the
+ * interpreter's first object is already ours.  Built once per interpreter
+ * by the python-debug front end (front.c). */
+#define _GNU_SOURCE
+#include <Python.h>
+
+#include <dlfcn.h>
+#include <stdlib.h>
+
+#include "../py/pd_crash.h"
+#include "../py/pd_hooks.h"
+#include "../py/pd_module.h"
+
+/* Exit status when errors were reported under -X on_error=continue and the
+ * program itself would have exited 0. */
+#define PD_EXIT_ERRORS 66
+
+/* Extension modules come in through dlopen; the stack scan must know their
+ * code ranges.  The host exports dlopen/dlclose, so libpython's calls land
+ * here first. */
+void *dlopen(const char *file, int mode)
+{
+    static void *(*real)(const char *, int);
+    if (real == NULL)
+        real = (void *(*)(const char *, int))dlsym(RTLD_NEXT, "dlopen");
+    void *h = real(file, mode);
+    if (h != NULL)
+        pd_hooks_modules_changed();
+    return h;
+}
+
+int dlclose(void *handle)
+{
+    static int (*real)(void *);
+    if (real == NULL)
+        real = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
+    int rc = real(handle);
+    pd_hooks_modules_changed();
+    return rc;
+}
+
+static void set_string(PyConfig *c, wchar_t **field, const char *value)
+{
+    PyStatus st = PyConfig_SetBytesString(c, field, value);
+    if (PyStatus_Exception(st))
+        Py_ExitStatusException(st);
+}
+
+int main(int argc, char **argv)
+{
+    pd_config cfg;
+    if (pd_config_parse(&cfg, argc, argv) < 0)
+        return 2;
+
+    PyPreConfig pre;
+    PyPreConfig_InitPythonConfig(&pre);
+    PyStatus st = Py_PreInitializeFromBytesArgs(&pre, argc, argv);
+    if (PyStatus_Exception(st))
+        Py_ExitStatusException(st);
+
+    pd_hooks_install(&cfg);
+    if (cfg.crash)
+        pd_crash_install();
+    if (PyImport_AppendInittab("pydebug", pd_module_init) < 0)
+        return 2;
+
+    PyConfig config;
+    PyConfig_InitPythonConfig(&config);
+    st = PyConfig_SetBytesArgv(&config, argc, argv);
+    if (PyStatus_Exception(st))
+        Py_ExitStatusException(st);
+    /* Be the interpreter we stand for: its prefix, its site-packages (or
+     * its venv), its sys.executable for subprocesses. */
+    const char *exe = getenv("PYDEBUG_EXECUTABLE");
+    if (exe != NULL && *exe) {
+        set_string(&config, &config.executable, exe);
+        set_string(&config, &config.program_name, exe);
+    }
+    st = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    unsetenv("PYDEBUG_EXECUTABLE"); /* not for our children */
+    if (PyStatus_Exception(st))
+        Py_ExitStatusException(st);
+
+    int rc = Py_RunMain();
+    unsigned long errors = pd_hooks_finish();
+    if (errors && rc == 0)
+        rc = PD_EXIT_ERRORS;
+    return rc;
+}

@@ -1,0 +1,329 @@
+/* pd_hooks.c - see pd_hooks.h. */
+#include <Python.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pd_hooks.h"
+#include "pd_pyframe.h"
+#include "../core/pd_report.h"
+#include "../core/pd_stack.h"
+#include "../core/pd_sys.h"
+
+/* Exported by every libpython we support; declared in an internal header
+ * whose location moves between versions. */
+PyAPI_FUNC(int) _PyObject_DebugMallocStats(FILE *out);
+
+static pd_config config;
+static int installed;
+static PyMemAllocatorEx previous[PD_NDOMAINS];
+static PyObjectArenaAllocator previous_arena;
+
+const pd_config *pd_hooks_config(void) { return &config; }
+int pd_hooks_installed(void) { return installed; }
+
+/* Options ------------------------------------------------------------------ */
+
+static int bad_option(const char *name, const char *want, const char *got)
+{
+    fprintf(stderr, "python-debug: -X %s: expected %s, got '%s'\n", name, want, got);
+    return -1;
+}
+
+static int parse_size(const char *v, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (end == v || errno || v[0] == '-')
+        return -1;
+    unsigned long long mul = 1;
+    if (*end == 'k' || *end == 'K') mul = 1ull << 10, end++;
+    else if (*end == 'm' || *end == 'M') mul = 1ull << 20, end++;
+    else if (*end == 'g' || *end == 'G') mul = 1ull << 30, end++;
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end != '\0')
+        return -1;
+    *out = (size_t)(n * mul);
+    return 0;
+}
+
+static int on_off(const char *v, int *out)
+{
+    if (v == NULL || !strcmp(v, "on") || !strcmp(v, "1")) { *out = 1; return 0; }
+    if (!strcmp(v, "off") || !strcmp(v, "0")) { *out = 0; return 0; }
+    return -1;
+}
+
+/* One -X option.  Options that are not ours are left to Python. */
+static int x_option(pd_config *cfg, const char *opt)
+{
+    char name[64];
+    const char *eq = strchr(opt, '=');
+    size_t nl = eq ? (size_t)(eq - opt) : strlen(opt);
+    if (nl >= sizeof name)
+        return 0;
+    memcpy(name, opt, nl);
+    name[nl] = '\0';
+    const char *v = eq ? eq + 1 : NULL;
+
+    if (!strcmp(name, "malloc")) {
+        if (on_off(v, &cfg->enabled)) return bad_option(name, "on or off", v);
+    } else if (!strcmp(name, "pymalloc")) {
+        int on;
+        if (on_off(v, &on)) return bad_option(name, "on or off", v);
+        cfg->pymalloc_off = !on;
+    } else if (!strcmp(name, "quarantine")) {
+        if (v == NULL || parse_size(v, &cfg->core.quarantine_bytes))
+            return bad_option(name, "a size in bytes such as 16M or 0", v ? v : "");
+    } else if (!strcmp(name, "stacks")) {
+        char *end;
+        long n = v ? strtol(v, &end, 10) : -1;
+        if (v == NULL || *end || n < 0 || n > PD_STACK_MAX)
+            return bad_option(name, "a frame count from 0 to 64", v ? v : "");
+        cfg->core.stacks = (int)n;
+    } else if (!strcmp(name, "on_error")) {
+        if (v && !strcmp(v, "abort")) cfg->core.on_error = PD_ON_ERROR_ABORT;
+        else if (v && !strcmp(v, "continue")) cfg->core.on_error = PD_ON_ERROR_CONTINUE;
+        else return bad_option(name, "abort or continue", v ? v : "");
+    } else if (!strcmp(name, "report")) {
+        if (v == NULL || !*v)
+            return bad_option(name, "a file name", "");
+        int fd = open(v, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            fprintf(stderr, "python-debug: -X report=%s: %s\n", v, strerror(errno));
+            return -1;
+        }
+        cfg->core.report_fd = fd;
+    } else if (!strcmp(name, "mallocstats")) {
+        if (on_off(v, &cfg->mallocstats)) return bad_option(name, "on or off", v);
+    } else if (!strcmp(name, "crash")) {
+        if (on_off(v, &cfg->crash)) return bad_option(name, "on or off", v);
+    }
+    return 0;
+}
+
+int pd_config_parse(pd_config *cfg, int argc, char **argv)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->enabled = 1;
+    cfg->crash = 1;
+    cfg->core.quarantine_bytes = 16u << 20;
+    cfg->core.report_fd = -1;
+    cfg->core.on_error = PD_ON_ERROR_ABORT;
+    const char *ms = getenv("PYTHONMALLOCSTATS");
+    cfg->mallocstats = ms != NULL && *ms != '\0';
+    cfg->core.valgrind = getenv("PYDEBUG_VALGRIND") != NULL;
+
+    /* Walk the interpreter options exactly as far as Python does: they end
+     * at -c, -m, "-", "--" or the script name. */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || a[1] == '\0' || !strcmp(a, "--"))
+            break;
+        if (a[1] == '-') {
+            if (!strcmp(a, "--check-hash-based-pycs"))
+                i++;
+            continue;
+        }
+        for (int j = 1; a[j]; j++) {
+            char c = a[j];
+            if (c == 'c' || c == 'm')
+                return 0;
+            if (c == 'W' || c == 'X') {
+                const char *v = a[j + 1] ? a + j + 1 : (i + 1 < argc ? argv[++i] : NULL);
+                if (c == 'X' && v && x_option(cfg, v) < 0)
+                    return -1;
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The hooks ------------------------------------------------------------------
+ * ctx carries the domain.  On x86-64 the allocator APIs tail-jump to us, so
+ * our return address is in the API's caller. */
+
+static void capture(pd_site *s, void *ret, const void *sp)
+{
+    s->pc = ret;
+    s->user_pc = pd_pc_is_user((uintptr_t)ret) ? ret : pd_stack_scan_user(sp);
+    s->stack = 0;
+    s->pystack = 0;
+    s->tid = pd_sys_tid();
+    pd_py_capture(s);
+}
+
+#define DOMAIN(ctx) ((pd_domain)(uintptr_t)(ctx))
+
+static void *pd_hook_malloc(void *ctx, size_t n)
+{
+    pd_site s;
+    capture(&s, __builtin_return_address(0), &s);
+    return pd_malloc(DOMAIN(ctx), n, 0, &s);
+}
+
+static void *pd_hook_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    if (elsize != 0 && nelem > SIZE_MAX / elsize)
+        return NULL;
+    pd_site s;
+    capture(&s, __builtin_return_address(0), &s);
+    return pd_malloc(DOMAIN(ctx), nelem * elsize, 1, &s);
+}
+
+static void *pd_hook_realloc(void *ctx, void *p, size_t n)
+{
+    pd_site s;
+    capture(&s, __builtin_return_address(0), &s);
+    return pd_realloc(DOMAIN(ctx), p, n, &s);
+}
+
+static void pd_hook_free(void *ctx, void *p)
+{
+    if (p == NULL)
+        return;
+    pd_site s;
+    capture(&s, __builtin_return_address(0), &s);
+    pd_free(DOMAIN(ctx), p, &s);
+}
+
+/* Statistics -------------------------------------------------------------- */
+
+void pd_hooks_print_stats(void)
+{
+    if (installed && config.pymalloc_off == 0) {
+        /* pymalloc prints only while it is the object allocator itself:
+         * put it back for the duration of the call. */
+        PyMemAllocatorEx ours;
+        PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &ours);
+        PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &previous[PD_OBJ]);
+        _PyObject_DebugMallocStats(stderr);
+        PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &ours);
+    } else if (!installed) {
+        _PyObject_DebugMallocStats(stderr);
+    }
+    fflush(stderr);
+    if (!installed) {
+        fprintf(stderr, "python-debug: debug allocator off (-X malloc=off)\n");
+        return;
+    }
+    pd_stats st;
+    pd_get_stats(&st);
+    fprintf(stderr, "\npython-debug allocator (guards %d bytes each side, out-of-band registry)\n",
+            PD_GUARD);
+    fprintf(stderr, "domain    blocks in use   bytes in use     peak bytes       allocs        frees     reallocs  foreign frees\n");
+    fprintf(stderr, "------  -------------  -------------  -------------  -----------  -----------  -----------  -------------\n");
+    for (int d = 0; d < PD_NDOMAINS; d++) {
+        const pd_domain_stats *s = &st.dom[d];
+        fprintf(stderr, "%-6s  %13llu  %13llu  %13llu  %11llu  %11llu  %11llu  %13llu\n",
+                pd_domain_name((pd_domain)d), (unsigned long long)s->blocks,
+                (unsigned long long)s->bytes, (unsigned long long)s->peak_bytes,
+                (unsigned long long)s->allocs, (unsigned long long)s->frees,
+                (unsigned long long)s->reallocs, (unsigned long long)s->foreign_frees);
+    }
+    fprintf(stderr, "# quarantine: %llu blocks, %llu bytes (limit %llu bytes per domain)\n",
+            (unsigned long long)st.quarantine_blocks, (unsigned long long)st.quarantine_bytes,
+            (unsigned long long)st.quarantine_limit);
+    fprintf(stderr, "# registry: %llu bytes of our own tables\n",
+            (unsigned long long)st.registry_bytes);
+    fprintf(stderr, "# errors reported: %llu\n", (unsigned long long)st.errors);
+    fflush(stderr);
+}
+
+/* PYTHONMALLOCSTATS prints at each new arena, as pymalloc does. */
+static void *arena_alloc(void *ctx, size_t size)
+{
+    (void)ctx;
+    pd_hooks_print_stats();
+    return previous_arena.alloc(previous_arena.ctx, size);
+}
+
+static void arena_free(void *ctx, void *p, size_t size)
+{
+    (void)ctx;
+    previous_arena.free(previous_arena.ctx, p, size);
+}
+
+/* Modules ------------------------------------------------------------------ */
+
+static int is_system_object(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (strstr(path, "/lib-dynload/") || !strncmp(base, "libpython", 9))
+        return 1;
+    if (strstr(path, "-packages/"))
+        return 0;
+    return !strncmp(path, "/lib", 4) || !strncmp(path, "/usr/lib", 8);
+}
+
+void pd_hooks_modules_changed(void) { pd_modules_refresh(is_system_object); }
+
+/* Install ---------------------------------------------------------------------- */
+
+static void fork_prepare(void) { pd_core_atfork_prepare(); }
+static void fork_parent(void) { pd_core_atfork_parent(); }
+static void fork_child(void) { pd_core_atfork_child(); }
+
+void pd_hooks_install(const pd_config *cfg)
+{
+    config = *cfg;
+    static const pd_report_hooks rh = {
+        .describe_site = pd_py_describe_site,
+        .traceback_now = pd_py_traceback_now,
+        .block_type = pd_py_block_type,
+    };
+    pd_report_set_hooks(&rh);
+    pd_hooks_modules_changed();
+    /* backtrace() loads libgcc_s on first use: do it now, not in a hook or
+     * a signal handler. */
+    void *warm[4];
+    pd_stack_capture(warm, 4, 0);
+
+    if (cfg->mallocstats) {
+        PyObject_GetArenaAllocator(&previous_arena);
+        PyObjectArenaAllocator a = {NULL, arena_alloc, arena_free};
+        PyObject_SetArenaAllocator(&a);
+    }
+    if (!cfg->enabled)
+        return;
+    pd_core_init(&cfg->core);
+    static const PyMemAllocatorDomain doms[] = {PYMEM_DOMAIN_RAW, PYMEM_DOMAIN_MEM,
+                                                PYMEM_DOMAIN_OBJ};
+    for (int d = 0; d < PD_NDOMAINS; d++)
+        PyMem_GetAllocator(doms[d], &previous[d]);
+    if (cfg->pymalloc_off)
+        previous[PD_OBJ] = previous[PD_RAW]; /* what --without-pymalloc gives */
+    for (int d = 0; d < PD_NDOMAINS; d++) {
+        pd_underlying u = {previous[d].ctx, previous[d].malloc, previous[d].calloc,
+                           previous[d].realloc, previous[d].free};
+        pd_core_set_underlying((pd_domain)d, &u);
+    }
+    for (int d = 0; d < PD_NDOMAINS; d++) {
+        PyMemAllocatorEx ours = {(void *)(uintptr_t)d, pd_hook_malloc, pd_hook_calloc,
+                                 pd_hook_realloc, pd_hook_free};
+        PyMem_SetAllocator(doms[d], &ours);
+    }
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    installed = 1;
+}
+
+unsigned long pd_hooks_finish(void)
+{
+    if (!installed)
+        return 0;
+    /* Blocks still in quarantine were never checked after their free, and
+     * blocks never freed never had their guards checked: check them all. */
+    pd_check_heap();
+    if (config.mallocstats)
+        pd_hooks_print_stats();
+    return (unsigned long)pd_error_count();
+}

@@ -1,0 +1,36 @@
+/* pd_hooks.h - the PEP 445 glue: installs the core as the raw, mem and
+ * object allocators of the running interpreter and records each call's
+ * site.  Call pd_hooks_install after Py_PreInitialize and before
+ * Py_Initialize, so every block the interpreter allocates is ours. */
+#ifndef PD_HOOKS_H
+#define PD_HOOKS_H
+
+#include "../core/pd_core.h"
+
+typedef struct {
+    pd_options core;
+    int enabled;       /* -X malloc=off turns the debug allocator off */
+    int pymalloc_off;  /* -X pymalloc=off: object domain on the system allocator */
+    int mallocstats;   /* PYTHONMALLOCSTATS / -X mallocstats */
+    int crash;         /* install the fatal-signal reporter */
+} pd_config;
+
+/* Parse our -X options and environment into cfg.  Returns 0, or -1 after
+ * printing one line about a bad value. */
+int pd_config_parse(pd_config *cfg, int argc, char **argv);
+
+void pd_hooks_install(const pd_config *cfg);
+int pd_hooks_installed(void);
+const pd_config *pd_hooks_config(void);
+
+/* Classify loaded objects again (after dlopen/dlclose). */
+void pd_hooks_modules_changed(void);
+
+/* At exit: check every block still known (live or quarantined), print statistics when
+ * asked.  Returns the number of errors reported during the run. */
+unsigned long pd_hooks_finish(void);
+
+/* Print the allocator statistics (ours and pymalloc's) to stderr. */
+void pd_hooks_print_stats(void);
+
+#endif

@@ -1,0 +1,262 @@
+/* pd_pyframe.c - reading Python frames from C, without allocating and
+ * without the GIL.
+ *
+ * The allocator hooks run inside the interpreter, often in the middle of
+ * creating a frame or an object, and in the raw domain without the GIL.
+ * So we never call an API that may allocate or run code: we read the
+ * calling thread's own frame chain (only this thread changes it, and it is
+ * busy calling us) through the interpreter's internal structures, which
+ * differ per version.  This file is compiled once per interpreter, against
+ * that interpreter's own internal headers. */
+#define Py_BUILD_CORE 1
+#include <Python.h>
+#include "internal/pycore_frame.h"
+#include "internal/pycore_pystate.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pd_pyframe.h"
+#include "../core/pd_core.h"
+
+/* The calling thread's own thread state, or NULL; never another
+ * thread's.  3.11's "current" tstate is the GIL holder's, so there we ask
+ * the per-thread gilstate key instead. */
+static PyThreadState *own_tstate(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyThreadState_GetUnchecked();
+#elif PY_VERSION_HEX >= 0x030C0000
+    return _PyThreadState_UncheckedGet();
+#else
+    return PyGILState_GetThisThreadState();
+#endif
+}
+
+static _PyInterpreterFrame *top_frame(PyThreadState *ts)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return ts->current_frame;
+#else
+    return ts->cframe ? ts->cframe->current_frame : NULL;
+#endif
+}
+
+static PyCodeObject *frame_code(_PyInterpreterFrame *f)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject *ex = f->f_executable;
+    return (ex && PyCode_Check(ex)) ? (PyCodeObject *)ex : NULL;
+#else
+    return f->f_code;
+#endif
+}
+
+/* A frame worth showing: a real Python frame that has started running. */
+static int frame_visible(_PyInterpreterFrame *f)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    if (f->owner == FRAME_OWNED_BY_CSTACK)
+        return 0;
+#endif
+    return frame_code(f) != NULL && !_PyFrame_IsIncomplete(f);
+}
+
+static int frame_offset(_PyInterpreterFrame *f)
+{
+    return _PyInterpreterFrame_LASTI(f) * (int)sizeof(_Py_CODEUNIT);
+}
+
+/* Per-thread cache of the code object's block serial: a registry lookup
+ * costs a lock and a probe, and consecutive allocations come from the same
+ * code far more often than not. */
+static _Thread_local PyCodeObject *cached_code;
+static _Thread_local uint64_t cached_serial;
+
+void pd_py_capture(pd_site *s)
+{
+    s->code = NULL;
+    s->code_serial = 0;
+    s->lasti = -1;
+    PyThreadState *ts = own_tstate();
+    if (ts == NULL)
+        return;
+    for (_PyInterpreterFrame *f = top_frame(ts); f != NULL; f = f->previous) {
+        if (!frame_visible(f))
+            continue;
+        PyCodeObject *co = frame_code(f);
+        if (co != cached_code) {
+            cached_code = co;
+            cached_serial = pd_serial_of(co);
+        }
+        s->code = co;
+        s->code_serial = cached_serial;
+        s->lasti = frame_offset(f);
+        return;
+    }
+}
+
+/* str -> UTF-8 without allocating. */
+static void put_str(PyObject *o, char *buf, size_t len)
+{
+    size_t k = 0;
+    if (len == 0)
+        return;
+    if (o == NULL || !PyUnicode_Check(o)) {
+        snprintf(buf, len, "?");
+        return;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(o);
+    int kind = PyUnicode_KIND(o);
+    const void *data = PyUnicode_DATA(o);
+    for (Py_ssize_t i = 0; i < n && k + 5 < len; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c < 0x80) {
+            buf[k++] = (char)c;
+        } else if (c < 0x800) {
+            buf[k++] = (char)(0xC0 | (c >> 6));
+            buf[k++] = (char)(0x80 | (c & 0x3F));
+        } else if (c < 0x10000) {
+            buf[k++] = (char)(0xE0 | (c >> 12));
+            buf[k++] = (char)(0x80 | ((c >> 6) & 0x3F));
+            buf[k++] = (char)(0x80 | (c & 0x3F));
+        } else {
+            buf[k++] = (char)(0xF0 | (c >> 18));
+            buf[k++] = (char)(0x80 | ((c >> 12) & 0x3F));
+            buf[k++] = (char)(0x80 | ((c >> 6) & 0x3F));
+            buf[k++] = (char)(0x80 | (c & 0x3F));
+        }
+    }
+    buf[k] = '\0';
+}
+
+static void describe_code(PyCodeObject *co, int lasti, char *buf, size_t len)
+{
+    char file[400], name[200];
+    put_str(co->co_filename, file, sizeof file);
+    put_str(co->co_qualname ? co->co_qualname : co->co_name, name, sizeof name);
+    int line = lasti >= 0 ? PyCode_Addr2Line(co, lasti) : -1;
+    snprintf(buf, len, "File \"%s\", line %d, in %s", file, line, name);
+}
+
+void pd_py_describe_site(const pd_site *s, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (s->code == NULL)
+        return;
+    /* The code object may have died and its memory been reused since the
+     * site was recorded: only trust it while its block is the same one. */
+    if (s->code_serial != 0 && pd_serial_of(s->code) != s->code_serial) {
+        snprintf(buf, len, "(code object %p freed since; location unknown)", s->code);
+        return;
+    }
+    describe_code((PyCodeObject *)s->code, s->lasti, buf, len);
+}
+
+static size_t frames_of(PyThreadState *ts, char *buf, size_t len, size_t pos)
+{
+    /* Collect innermost-first, print outermost-first. */
+    _PyInterpreterFrame *stack[256];
+    int n = 0;
+    for (_PyInterpreterFrame *f = top_frame(ts); f != NULL && n < 256; f = f->previous)
+        if (frame_visible(f))
+            stack[n++] = f;
+    for (int i = n - 1; i >= 0 && pos + 1 < len; i--) {
+        char line[700];
+        describe_code(frame_code(stack[i]), frame_offset(stack[i]), line, sizeof line);
+        int k = snprintf(buf + pos, len - pos, "%s\n", line);
+        if (k > 0)
+            pos += (size_t)k < len - pos ? (size_t)k : len - pos - 1;
+    }
+    return pos;
+}
+
+void pd_py_traceback_now(char *buf, size_t len)
+{
+    buf[0] = '\0';
+    PyThreadState *ts = own_tstate();
+    if (ts != NULL)
+        frames_of(ts, buf, len, 0);
+}
+
+void pd_py_dump_all_threads(int fd)
+{
+    PyInterpreterState *interp = PyInterpreterState_Main();
+    PyThreadState *me = own_tstate();
+    if (interp == NULL)
+        return;
+    static char buf[16384];
+    int count = 0;
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp);
+         ts != NULL && count < 100; ts = PyThreadState_Next(ts), count++) {
+        int k = snprintf(buf, sizeof buf, "%s thread %#lx (most recent call last):\n",
+                         ts == me ? "Current" : "Thread", (unsigned long)ts->thread_id);
+        size_t pos = (size_t)k;
+        size_t end = frames_of(ts, buf, sizeof buf, pos);
+        if (end == pos)
+            end += (size_t)snprintf(buf + end, sizeof buf - end, "  (no Python frame)\n");
+        buf[sizeof buf - 1] = '\0';
+        /* indent frame lines */
+        for (char *line = buf; *line;) {
+            char *nl = strchr(line, '\n');
+            size_t l = nl ? (size_t)(nl - line + 1) : strlen(line);
+            if (line != buf)
+                (void)!write(fd, "  ", 2);
+            (void)!write(fd, line, l);
+            line += l;
+        }
+    }
+}
+
+/* A metaclass: a type whose own type is `type`. */
+static int readable_meta(uintptr_t m)
+{
+    Dl_info info;
+    pd_block_info mb;
+    if (dladdr((void *)m, &info) == 0 && !(pd_find_block(m, 1, &mb) && mb.state == PD_LIVE))
+        return 0;
+    return ((PyObject *)m)->ob_type == &PyType_Type;
+}
+
+/* Is t the address of a type object we may read?  Static types live in a
+ * loaded object (dladdr knows them); heap types are GC objects in one of
+ * our live blocks. */
+static int readable_type(uintptr_t t)
+{
+    if (t == 0 || (t & 7))
+        return 0;
+    Dl_info info;
+    if (dladdr((void *)t, &info) == 0) {
+        pd_block_info tb;
+        if (!pd_find_block(t, 1, &tb) || tb.state != PD_LIVE ||
+            t + sizeof(PyTypeObject) > tb.addr + tb.size)
+            return 0;
+    }
+    PyTypeObject *meta = ((PyObject *)t)->ob_type;
+    return meta == &PyType_Type ||
+           (meta != NULL && readable_meta((uintptr_t)meta));
+}
+
+void pd_py_block_type(const pd_block_info *b, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (b->domain != PD_OBJ)
+        return;
+    /* ob_type sits at +8 of a plain object, +24 behind a GC header, +40
+     * behind a GC header and a pre-header. */
+    for (int i = 0; i < 3; i++) {
+        if (b->size < (size_t)(16 * i + 16))
+            break;
+        uintptr_t t;
+        if (b->state == PD_LIVE)
+            memcpy(&t, (const char *)b->addr + 16 * i + 8, sizeof t);
+        else
+            t = b->type_words[i];
+        if (readable_type(t)) {
+            const char *name = ((PyTypeObject *)t)->tp_name;
+            snprintf(buf, len, "%s", name ? name : "?");
+            return;
+        }
+    }
+}

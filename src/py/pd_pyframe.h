@@ -1,0 +1,18 @@
+/* pd_pyframe.h - Python-level facts for the core: the innermost frame of
+ * the calling thread (for allocation sites), tracebacks, and the type of an
+ * object held by a block.  Never allocates; safe without the GIL for the
+ * calling thread's own frames. */
+#ifndef PD_PYFRAME_H
+#define PD_PYFRAME_H
+
+#include <stddef.h>
+
+#include "../core/pd_core.h"
+
+void pd_py_capture(pd_site *s);
+void pd_py_describe_site(const pd_site *s, char *buf, size_t len);
+void pd_py_traceback_now(char *buf, size_t len);
+void pd_py_dump_all_threads(int fd);
+void pd_py_block_type(const pd_block_info *b, char *buf, size_t len);
+
+#endif
