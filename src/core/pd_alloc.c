@@ -154,6 +154,7 @@ static int check_guards(const pd_block_info *b, const char *api, const pd_site *
         bug.block = *b;
         set_damage(&bug, user, (ptrdiff_t)off - PD_GUARD, len, PD_FILL_GUARD);
         raise_bug(&bug);
+        memset(user - PD_GUARD, PD_FILL_GUARD, PD_GUARD); /* report once */
         bad = 1;
     }
     if (find_damage(user + b->size, PD_GUARD, PD_FILL_GUARD, &off, &len)) {
@@ -162,6 +163,7 @@ static int check_guards(const pd_block_info *b, const char *api, const pd_site *
         bug.block = *b;
         set_damage(&bug, user, (ptrdiff_t)(b->size + off), len, PD_FILL_GUARD);
         raise_bug(&bug);
+        memset(user + b->size, PD_FILL_GUARD, PD_GUARD);
         bad = 1;
     }
     if (opts.valgrind) {
@@ -186,6 +188,7 @@ static int check_freed(const pd_block_info *b, const char *api, const pd_site *n
         bug.block = *b;
         set_damage(&bug, user, (ptrdiff_t)off, len, PD_FILL_FREED);
         raise_bug(&bug);
+        memset(user, PD_FILL_FREED, b->size);
         bad = 1;
     } else if (find_damage(user - PD_GUARD, PD_GUARD, PD_FILL_GUARD, &off, &len) ||
                find_damage(user + b->size, PD_GUARD, PD_FILL_GUARD, &off, &len)) {
@@ -196,6 +199,8 @@ static int check_freed(const pd_block_info *b, const char *api, const pd_site *n
         snprintf(bug.detail, sizeof bug.detail,
                  "the guard bytes around the freed block were overwritten");
         raise_bug(&bug);
+        memset(user - PD_GUARD, PD_FILL_GUARD, PD_GUARD);
+        memset(user + b->size, PD_FILL_GUARD, PD_GUARD);
         bad = 1;
     }
     if (opts.valgrind)
@@ -568,9 +573,15 @@ int pd_find_block_try(uintptr_t addr, pd_block_info *out)
 
 uint64_t pd_serial_of(const void *p)
 {
+    /* An object may sit behind a GC header (16 bytes) or a GC header and a
+     * pre-header (32 bytes) in its block. */
+    uint64_t s = 0;
     pthread_mutex_lock(&lock);
-    uint32_t idx = pd_reg_lookup((uintptr_t)p);
-    uint64_t s = idx ? pd_reg_entry(idx)->b.serial : 0;
+    for (uintptr_t back = 0; back <= 32 && s == 0; back += 16) {
+        uint32_t idx = pd_reg_lookup((uintptr_t)p - back);
+        if (idx && pd_reg_entry(idx)->b.state == PD_LIVE)
+            s = pd_reg_entry(idx)->b.serial;
+    }
     pthread_mutex_unlock(&lock);
     return s;
 }

@@ -116,7 +116,8 @@ int pd_find_block_try(uintptr_t addr, pd_block_info *out);
 /* Frames of a stack depot id (takes the core lock). */
 int pd_core_stack_get(uint32_t id, uintptr_t *out, int max);
 
-/* Serial of the block starting exactly at p, 0 when it is not ours. */
+/* Serial of the live block holding the object at p (at its start or
+ * behind a GC header), 0 when there is none. */
 uint64_t pd_serial_of(const void *p);
 
 /* Statistics ----------------------------------------------------------- */

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "pd_report.h"
 
+#include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -72,9 +74,14 @@ static void ap_json_str(char *buf, size_t len, size_t *pos, const char *s)
     ap(buf, len, pos, "\"");
 }
 
-static int is_our_frame(const char *sym)
+/* Our own frames (the hooks, the allocator, the reporter) live in the
+ * host executable; the innermost frames of a backtrace that are ours are
+ * noise to the reader. */
+static int is_our_frame(void *pc)
 {
-    return strncmp(sym, "pd_", 3) == 0;
+    Dl_info info;
+    return dladdr(pc, &info) != 0 && info.dli_fname != NULL &&
+           strcmp(info.dli_fname, program_invocation_name) == 0;
 }
 
 void pd_report_write_text(const char *text, size_t len) { pd_sys_write(2, text, len); }
@@ -90,7 +97,7 @@ void pd_report_write_json(const char *line, size_t len)
 void pd_report_site(char *buf, size_t len, size_t *pos, const char *title,
                     const pd_site *s, int indent)
 {
-    char sym[300], py[600];
+    char sym[480], py[600];
     ap(buf, len, pos, "%*s%s (thread %u):\n", indent, "", title, s->tid);
     if (s->pc) {
         pd_symbolize(s->pc, sym, sizeof sym);
@@ -104,10 +111,11 @@ void pd_report_site(char *buf, size_t len, size_t *pos, const char *title,
         uintptr_t pcs[PD_STACK_MAX];
         int n = pd_core_stack_get(s->stack, pcs, PD_STACK_MAX);
         ap(buf, len, pos, "%*s  C stack:\n", indent, "");
-        for (int i = 0, k = 0; i < n; i++) {
+        int i = 0;
+        while (i < n && is_our_frame((void *)pcs[i]))
+            i++;
+        for (int k = 0; i < n; i++) {
             pd_symbolize((void *)pcs[i], sym, sizeof sym);
-            if (is_our_frame(sym))
-                continue;
             ap(buf, len, pos, "%*s    #%d %s\n", indent, "", k++, sym);
         }
     }
@@ -122,7 +130,7 @@ void pd_report_site(char *buf, size_t len, size_t *pos, const char *title,
 
 static void json_site(char *buf, size_t len, size_t *pos, const pd_site *s)
 {
-    char sym[300], py[600];
+    char sym[480], py[600];
     ap(buf, len, pos, "{\"thread\":%u", s->tid);
     if (s->pc) {
         pd_symbolize(s->pc, sym, sizeof sym);
@@ -138,11 +146,11 @@ static void json_site(char *buf, size_t len, size_t *pos, const pd_site *s)
         uintptr_t pcs[PD_STACK_MAX];
         int n = pd_core_stack_get(s->stack, pcs, PD_STACK_MAX);
         ap(buf, len, pos, ",\"c_stack\":[");
-        int k = 0;
-        for (int i = 0; i < n; i++) {
+        int i = 0;
+        while (i < n && is_our_frame((void *)pcs[i]))
+            i++;
+        for (int k = 0; i < n; i++) {
             pd_symbolize((void *)pcs[i], sym, sizeof sym);
-            if (is_our_frame(sym))
-                continue;
             ap(buf, len, pos, k++ ? "," : "");
             ap_json_str(buf, len, pos, sym);
         }
@@ -232,7 +240,9 @@ void pd_report_emit(pd_bug *bug)
         char where[96] = "";
         if (bug->dmg_offset < 0)
             snprintf(where, sizeof where, " (%td bytes before the start)", -bug->dmg_offset);
-        else if (bug->have_block && (size_t)bug->dmg_offset >= b->size)
+        else if (bug->have_block && (size_t)bug->dmg_offset == b->size)
+            snprintf(where, sizeof where, " (just past the end)");
+        else if (bug->have_block && (size_t)bug->dmg_offset > b->size)
             snprintf(where, sizeof where, " (%zu bytes past the end)",
                      (size_t)bug->dmg_offset - b->size);
         ap(text, TL, &t, "  damage: %zu byte%s at offset %td%s: %s%s where every byte should be 0x%02x\n",
@@ -264,13 +274,14 @@ void pd_report_emit(pd_bug *bug)
     } else {
         n = pd_stack_capture(pcs, 32, 0);
     }
-    char sym[300];
+    char sym[480];
     ap(text, TL, &t, "  detected at (thread %u):\n    C backtrace:\n", pd_sys_tid());
     ap(json, JL, &j, ",\"detected\":{\"thread\":%u,\"c_stack\":[", pd_sys_tid());
-    for (int i = 0, k = 0; i < n; i++) {
+    int first = 0;
+    while (first < n && is_our_frame(pcs[first]))
+        first++;
+    for (int i = first, k = 0; i < n; i++) {
         pd_symbolize(pcs[i], sym, sizeof sym);
-        if (is_our_frame(sym))
-            continue;
         ap(text, TL, &t, "      #%d %s\n", k, sym);
         ap(json, JL, &j, k ? "," : "");
         ap_json_str(json, JL, &j, sym);

@@ -340,7 +340,7 @@ static void format_a2l(char *raw, const char *fallback, char *out, size_t outlen
 
 /* A small cache: reports name the same sites again and again. */
 #define SYM_CACHE 256
-static struct { void *pc; char text[240]; } sym_cache[SYM_CACHE];
+static struct { void *pc; char text[480]; } sym_cache[SYM_CACHE];
 static pthread_mutex_t sym_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void pd_symbolize(void *pc, char *out, size_t outlen)
@@ -353,7 +353,7 @@ void pd_symbolize(void *pc, char *out, size_t outlen)
         return;
     }
     Dl_info info;
-    char text[240];
+    char text[480];
     if (dladdr(pc, &info) == 0 || info.dli_fname == NULL) {
         snprintf(text, sizeof text, "%p", pc);
     } else {
@@ -362,14 +362,25 @@ void pd_symbolize(void *pc, char *out, size_t outlen)
         /* Shared objects and PIE: addr2line wants the offset from the load
          * base; a fixed-address executable wants the address itself. */
         uintptr_t rel = eh->e_type == ET_EXEC ? (uintptr_t)pc : (uintptr_t)pc - base;
-        char fallback[160], where[200], raw[1024];
+        char fallback[160], where[400], raw[2048];
+        /* The main program is named as it was invoked; addr2line needs a
+         * path it can open. */
+        char self[512];
+        const char *file = info.dli_fname;
+        if (strcmp(file, program_invocation_name) == 0 || strchr(file, '/') == NULL) {
+            ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+            if (k > 0) {
+                self[k] = '\0';
+                file = self;
+            }
+        }
         if (info.dli_sname)
             snprintf(fallback, sizeof fallback, "%s+0x%lx", info.dli_sname,
                      (unsigned long)((uintptr_t)pc - (uintptr_t)info.dli_saddr));
         else
             snprintf(fallback, sizeof fallback, "?");
         /* pc is a return address: look up the call instruction before it. */
-        if (run_addr2line(info.dli_fname, rel - 1, raw, sizeof raw) == 0)
+        if (run_addr2line(file, rel - 1, raw, sizeof raw) == 0)
             format_a2l(raw, fallback, where, sizeof where);
         else
             snprintf(where, sizeof where, "%s", fallback);

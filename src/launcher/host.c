@@ -41,6 +41,24 @@ int dlclose(void *handle)
     return rc;
 }
 
+/* atexit.register(pydebug._exit_check): registered first, so it runs after
+ * the program's own exit handlers. */
+static int register_exit_check(void)
+{
+    PyObject *m = PyImport_ImportModule("pydebug");
+    PyObject *f = m ? PyObject_GetAttrString(m, "_exit_check") : NULL;
+    PyObject *ax = f ? PyImport_ImportModule("atexit") : NULL;
+    PyObject *r = ax ? PyObject_CallMethod(ax, "register", "O", f) : NULL;
+    int rc = r ? 0 : -1;
+    if (rc < 0)
+        PyErr_Print();
+    Py_XDECREF(r);
+    Py_XDECREF(ax);
+    Py_XDECREF(f);
+    Py_XDECREF(m);
+    return rc;
+}
+
 static void set_string(PyConfig *c, wchar_t **field, const char *value)
 {
     PyStatus st = PyConfig_SetBytesString(c, field, value);
@@ -84,6 +102,8 @@ int main(int argc, char **argv)
     if (PyStatus_Exception(st))
         Py_ExitStatusException(st);
 
+    if (pd_hooks_installed() && register_exit_check() < 0)
+        return 2;
     int rc = Py_RunMain();
     unsigned long errors = pd_hooks_finish();
     if (errors && rc == 0)

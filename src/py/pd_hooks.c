@@ -320,8 +320,9 @@ unsigned long pd_hooks_finish(void)
 {
     if (!installed)
         return 0;
-    /* Blocks still in quarantine were never checked after their free, and
-     * blocks never freed never had their guards checked: check them all. */
+    /* The atexit check ran with Python still alive; this one also covers
+     * what finalization freed, without describing Python objects. */
+    pd_py_set_finalized();
     pd_check_heap();
     if (config.mallocstats)
         pd_hooks_print_stats();

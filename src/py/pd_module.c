@@ -25,6 +25,17 @@ static PyObject *pd_check_heap_py(PyObject *self, PyObject *unused)
     return PyLong_FromSize_t(n);
 }
 
+/* Registered with atexit by the host: blocks still in quarantine were never
+ * checked after their free, blocks never freed never had their guards
+ * checked.  Check them while Python can still describe the sites. */
+static PyObject *pd_exit_check_py(PyObject *self, PyObject *unused)
+{
+    (void)self, (void)unused;
+    if (pd_hooks_installed())
+        pd_check_heap();
+    Py_RETURN_NONE;
+}
+
 static PyObject *pd_mallocstats_py(PyObject *self, PyObject *unused)
 {
     (void)self, (void)unused;
@@ -68,6 +79,7 @@ static PyMethodDef methods[] = {
     {"check_heap", pd_check_heap_py, METH_NOARGS,
      "check_heap() -> int\n\nVerify the guards of every live block and the fill of every "
      "quarantined one now; report all damage; return the number of damaged blocks."},
+    {"_exit_check", pd_exit_check_py, METH_NOARGS, "Check the heap (run at exit)."},
     {"mallocstats", pd_mallocstats_py, METH_NOARGS,
      "mallocstats()\n\nPrint pymalloc's statistics and the debug allocator's own to stderr."},
     {"allocator_stats", pd_allocator_stats_py, METH_NOARGS,

@@ -20,6 +20,12 @@
 #include "pd_pyframe.h"
 #include "../core/pd_core.h"
 
+/* After finalization, code objects may point at strings the interpreter
+ * has already freed: stop describing anything Python. */
+static int finalized;
+
+void pd_py_set_finalized(void) { finalized = 1; }
+
 /* The calling thread's own thread state, or NULL; never another
  * thread's.  3.11's "current" tstate is the GIL holder's, so there we ask
  * the per-thread gilstate key instead. */
@@ -143,7 +149,7 @@ static void describe_code(PyCodeObject *co, int lasti, char *buf, size_t len)
 void pd_py_describe_site(const pd_site *s, char *buf, size_t len)
 {
     buf[0] = '\0';
-    if (s->code == NULL)
+    if (s->code == NULL || finalized)
         return;
     /* The code object may have died and its memory been reused since the
      * site was recorded: only trust it while its block is the same one. */
@@ -175,13 +181,15 @@ static size_t frames_of(PyThreadState *ts, char *buf, size_t len, size_t pos)
 void pd_py_traceback_now(char *buf, size_t len)
 {
     buf[0] = '\0';
-    PyThreadState *ts = own_tstate();
+    PyThreadState *ts = finalized ? NULL : own_tstate();
     if (ts != NULL)
         frames_of(ts, buf, len, 0);
 }
 
 void pd_py_dump_all_threads(int fd)
 {
+    if (finalized)
+        return;
     PyInterpreterState *interp = PyInterpreterState_Main();
     PyThreadState *me = own_tstate();
     if (interp == NULL)
@@ -241,7 +249,7 @@ static int readable_type(uintptr_t t)
 void pd_py_block_type(const pd_block_info *b, char *buf, size_t len)
 {
     buf[0] = '\0';
-    if (b->domain != PD_OBJ)
+    if (b->domain != PD_OBJ || finalized)
         return;
     /* ob_type sits at +8 of a plain object, +24 behind a GC header, +40
      * behind a GC header and a pre-header. */

@@ -13,6 +13,7 @@ void pd_py_capture(pd_site *s);
 void pd_py_describe_site(const pd_site *s, char *buf, size_t len);
 void pd_py_traceback_now(char *buf, size_t len);
 void pd_py_dump_all_threads(int fd);
+void pd_py_set_finalized(void);
 void pd_py_block_type(const pd_block_info *b, char *buf, size_t len);
 
 #endif

@@ -1,0 +1,147 @@
+"""Shared fixtures: the interpreters present on this machine, the
+python-debug front end, and the pdbuggy test extension built for each
+interpreter.
+
+Interpreters are discovered, never assumed: pyenv's versions, Debian's
+/usr/bin/python3.X and python3.X-dbg.  Each supported kind that is missing
+shows up as a skipped test with the reason, never silently."""
+import glob
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+FRONT = os.path.join(BUILD, "bin", "python-debug")
+
+QUERY = ("import sys, sysconfig, json; print(json.dumps({'exe': sys.executable, "
+         "'impl': sys.implementation.name, 'ver': list(sys.version_info[:3]), "
+         "'abiflags': sys.abiflags, "
+         "'nogil': bool(sysconfig.get_config_var('Py_GIL_DISABLED'))}))")
+
+# The kinds the project supports; each must be tested where present.
+EXPECTED = [("3.11", ""), ("3.12", ""), ("3.13", ""), ("3.11", "d")]
+
+
+def _pyenv_root():
+    root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    return root if os.path.isdir(root) else None
+
+
+def _candidates():
+    found = []
+    root = _pyenv_root()
+    if root:
+        found += sorted(glob.glob(os.path.join(root, "versions", "*", "bin", "python3")))
+    found += sorted(glob.glob("/usr/bin/python3.1[0-9]"))
+    found += sorted(glob.glob("/usr/bin/python3.1[0-9]-dbg"))
+    return found
+
+
+def _describe(path):
+    try:
+        out = subprocess.run([path, "-I", "-c", QUERY], capture_output=True,
+                             text=True, timeout=60)
+        return json.loads(out.stdout)
+    except Exception:
+        return None
+
+
+def discover():
+    """[(id, info)] for every supported interpreter present, and the
+    missing expected kinds as (id, reason)."""
+    present, seen = [], set()
+    for path in _candidates():
+        info = _describe(path)
+        if not info or info["impl"] != "cpython" or info["nogil"]:
+            continue
+        if tuple(info["ver"][:2]) < (3, 11):
+            continue
+        real = os.path.realpath(info["exe"])
+        if real in seen:
+            continue
+        seen.add(real)
+        info["path"] = path
+        kind = "%d.%d%s" % (info["ver"][0], info["ver"][1], info["abiflags"])
+        origin = "debian" if path.startswith("/usr/bin") else "pyenv"
+        info["id"] = "%s-%s-%s" % (origin, ".".join(map(str, info["ver"])), info["abiflags"] or "rel")
+        info["kind"] = kind
+        present.append(info)
+    kinds = {i["kind"] for i in present}
+    missing = ["%s%s" % k for k in EXPECTED if "%s%s" % k not in kinds]
+    return present, missing
+
+
+PRESENT, MISSING = discover()
+
+
+def interpreter_params():
+    params = [pytest.param(i, id=i["id"]) for i in PRESENT]
+    for kind in MISSING:
+        params.append(pytest.param(None, id="missing-" + kind, marks=pytest.mark.skip(
+            reason="no CPython %s interpreter on this machine (looked in pyenv's "
+                   "versions and /usr/bin)" % kind)))
+    return params
+
+
+def pytest_generate_tests(metafunc):
+    if "py" in metafunc.fixturenames:
+        metafunc.parametrize("py", interpreter_params(), scope="session")
+
+
+def _build_ext(info):
+    """Compile tests/ext/pdbuggy.c for one interpreter; return its folder."""
+    exe = info["exe"]
+    out_dir = os.path.join(BUILD, "tests", info["id"])
+    os.makedirs(out_dir, exist_ok=True)
+    flags = lambda what: subprocess.run(
+        [exe, os.path.join(ROOT, "tools", "pyflags.py"), what],
+        capture_output=True, text=True, check=True).stdout.split()
+    suffix = flags("ext-suffix")[0]
+    target = os.path.join(out_dir, "pdbuggy" + suffix)
+    src = os.path.join(ROOT, "tests", "ext", "pdbuggy.c")
+    if not os.path.exists(target) or os.path.getmtime(target) < os.path.getmtime(src):
+        subprocess.run(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror",
+                        "-Wno-unused-parameter", "-O0", "-g", "-fPIC", "-shared",
+                        *flags("cflags"), src, "-o", target, "-lpthread"], check=True)
+    return out_dir
+
+
+@pytest.fixture(scope="session")
+def ext_dir(py):
+    return _build_ext(py)
+
+
+class Result:
+    def __init__(self, proc):
+        self.rc = proc.returncode
+        self.out = proc.stdout
+        self.err = proc.stderr
+
+    def __repr__(self):
+        return "rc=%s\n--- stdout\n%s\n--- stderr\n%s" % (self.rc, self.out, self.err)
+
+
+@pytest.fixture
+def run(py, ext_dir):
+    """run(code_or_args, *xopts, input=None) under python-debug."""
+    def _run(code=None, *xopts, args=None, input=None, env=None, timeout=300, cwd=None):
+        cmd = [FRONT, "--python", py["exe"]]
+        for x in xopts:
+            cmd += ["-X", x]
+        if code is not None:
+            cmd += ["-c", code]
+        if args:
+            cmd += list(args)
+        e = dict(os.environ)
+        e["PYTHONPATH"] = ext_dir
+        if env:
+            e.update(env)
+        proc = subprocess.run(cmd, capture_output=True, text=True, input=input,
+                              env=e, timeout=timeout, cwd=cwd)
+        return Result(proc)
+    return _run

@@ -1,0 +1,171 @@
+"""The debug allocator: every bug class is reported, with the block and the
+allocating (and freeing) C function and Python line; clean code is not.
+
+Each bug is committed by the compiled test extension tests/ext/pdbuggy.c,
+called from line 3 of the program below, so reports must name both."""
+import json
+import signal
+
+import pytest
+
+PROGRAM = """import pdbuggy
+print("before", flush=True)
+pdbuggy.{call}
+print("after", flush=True)
+"""
+PY_LINE = 'File "<string>", line 3, in <module>'
+
+# call, title in the report, block size, domain, allocating C function,
+# freeing C function (None: the block was live), json bug name
+BUGS = [
+    ("overrun(1)", "buffer overrun", 24, "mem", "overrun", None, "overrun"),
+    ("overrun(0)", "buffer overrun", 24, "raw", "overrun", None, "overrun"),
+    ("overrun(2)", "buffer overrun", 24, "object", "overrun", None, "overrun"),
+    ("underrun(1)", "buffer underrun", 32, "mem", "underrun", None, "underrun"),
+    ("double_free(1)", "double free", 40, "mem", "double_free", "double_free", "double-free"),
+    ("double_free(2)", "double free", 40, "object", "double_free", "double_free", "double-free"),
+    ("invalid_free(1)", "free of a pointer that was never allocated", 64, "mem", "invalid_free", None, "invalid-free"),
+    ("wrong_domain()", "block freed through the wrong allocator domain", 48, "mem", "wrong_domain", None, "wrong-domain"),
+    ("realloc_freed(1)", "realloc of a freed block", 16, "mem", "realloc_freed", "realloc_freed",
+     "realloc-of-freed"),
+    ("write_after_free(1)", "write after free", 56, "mem", "write_after_free",
+     "write_after_free", "write-after-free"),
+    ("write_after_free(0)", "write after free", 56, "raw", "write_after_free",
+     "write_after_free", "write-after-free"),
+    ("stale_after_realloc(1)", "write after free", 32, "mem", "stale_after_realloc",
+     "stale_after_realloc", "write-after-free"),
+]
+
+# Bugs detected at the next free or realloc are reported while line 3 runs;
+# writes after free are found when the block leaves the quarantine or at the
+# latest by the check at exit.
+DETECTED_NOW = {"overrun", "underrun", "double-free", "invalid-free", "wrong-domain",
+                "realloc-of-freed"}
+
+
+def check_heap_after(call):
+    return PROGRAM.format(call=call) + "import pydebug\npydebug.check_heap()\n"
+
+
+@pytest.mark.parametrize("bug", BUGS, ids=[b[0] for b in BUGS])
+def test_bug_is_reported_and_aborts(run, bug):
+    call, title, size, domain, alloc_fn, free_fn, name = bug
+    r = run(check_heap_after(call))
+    assert r.rc == -signal.SIGABRT, r
+    assert "==python-debug== ERROR: " + title in r.err, r
+    assert "%d bytes" % size in r.err and "serial " in r.err, r
+    assert "domain %s" % domain in r.err, r
+    # the allocating site: C function of the extension, and Python line
+    alloc = r.err.split("allocated by", 1)[1]
+    assert "C caller:  %s (" % alloc_fn in alloc and "pdbuggy.c:" in alloc, r
+    assert PY_LINE in alloc, r
+    if free_fn:
+        freed = r.err.split("freed by", 1)[1]
+        assert "C caller:  %s (" % free_fn in freed, r
+        assert PY_LINE in freed, r
+    assert "before" in r.out and "after" not in r.out or name not in DETECTED_NOW, r
+
+
+@pytest.mark.parametrize("bug", BUGS, ids=[b[0] for b in BUGS])
+def test_bug_json_report_and_continue(run, bug, tmp_path):
+    call, title, size, domain, alloc_fn, free_fn, name = bug
+    report = tmp_path / "report.jsonl"
+    r = run(check_heap_after(call), "on_error=continue", "report=%s" % report)
+    assert r.rc == 66, r          # errors make the exit status non-zero
+    assert "after" in r.out, r    # and the program kept running
+    lines = [json.loads(l) for l in report.read_text().splitlines()]
+    assert [l["bug"] for l in lines] == [name], lines
+    rec = lines[0]
+    assert rec["block"]["size"] == size and rec["block"]["domain"] == domain
+    assert rec["allocated"]["c_caller"].startswith(alloc_fn + " (")
+    assert rec["allocated"]["python"] == PY_LINE
+    if free_fn:
+        assert rec["freed"]["c_caller"].startswith(free_fn + " (")
+    assert rec["detected"]["c_stack"], rec
+
+
+def test_damage_bytes_are_shown(run):
+    r = run(PROGRAM.format(call="overrun(1)"))
+    assert "damage: 1 byte at offset 24 (just past the end): 41" in r.err, r
+    r = run(PROGRAM.format(call="underrun(1)"))
+    assert "damage: 2 bytes at offset -2 (2 bytes before the start): 55 55" in r.err, r
+
+
+def test_invalid_free_of_stack_pointer(run):
+    r = run(PROGRAM.format(call="invalid_free_stack(1)"))
+    assert r.rc == -signal.SIGABRT, r
+    assert "never allocated" in r.err and "the pointer is in a thread stack" in r.err, r
+    assert "invalid_free_stack (" in r.err, r
+
+
+def test_seed_access_after_free_prints_dead_refcount(run):
+    """The seed's example: PyObject_Print of a freed int shows the freed
+    fill pattern as its reference count, as PYMALLOC_DEBUG builds do."""
+    r = run(PROGRAM.format(call="access_after_free()"))
+    assert "<refcnt -2604246222170760229 at 0x" in r.out, r
+
+
+def test_object_used_after_free_crash_report(run):
+    r = run(PROGRAM.format(call="access_after_free_repr()"))
+    assert r.rc == -signal.SIGSEGV, r
+    assert "==python-debug== ERROR: fatal signal" in r.err, r
+    assert "fill pattern of freed memory (0xDB)" in r.err, r
+    assert "object of type int" in r.err, r
+    assert "C user:    access_after_free_repr (" in r.err, r  # who made the int
+    assert "freed by" in r.err and "Python threads at the crash" in r.err, r
+    assert PY_LINE in r.err, r
+
+
+def test_object_write_after_free_names_type_and_function(run):
+    r = run(check_heap_after("object_write_after_free()"))
+    assert r.rc == -signal.SIGABRT, r
+    assert "write after free" in r.err and "object of type int" in r.err, r
+    assert "C user:    object_write_after_free (" in r.err, r
+
+
+def test_clean_twin_gets_no_report(run):
+    r = run(check_heap_after("clean()") + "print(pydebug.check_heap())\n")
+    assert r.rc == 0, r
+    assert "==python-debug==" not in r.err, r
+    assert r.out.split() == ["before", "after", "0"], r
+
+
+def test_threads_all_domains_clean(run):
+    r = run(check_heap_after("threads(4, 20000)") + "print(pydebug.allocator_stats()['errors'])\n")
+    assert r.rc == 0, r
+    assert "==python-debug==" not in r.err, r
+    assert r.out.split()[-1] == "0", r
+
+
+def test_allocator_off(run):
+    r = run(PROGRAM.format(call="clean()") + "import pydebug; print(pydebug.active)\n",
+            "malloc=off")
+    assert r.rc == 0 and r.out.split()[-1] == "0", r
+
+
+def test_pymalloc_off_still_detects(run):
+    r = run(PROGRAM.format(call="overrun(2)"), "pymalloc=off")
+    assert r.rc == -signal.SIGABRT and "buffer overrun" in r.err, r
+
+
+def test_quarantine_size_bounds_detection(run):
+    """With no quarantine, freed blocks go straight back and a write after
+    free cannot be seen; with one, it is."""
+    prog = check_heap_after("write_after_free(1)")
+    assert "write after free" in run(prog, "quarantine=1M").err
+    assert "write after free" not in run(prog, "quarantine=0").err
+
+
+def test_stacks_option_records_full_backtraces(run):
+    r = run(PROGRAM.format(call="double_free(1)"), "stacks=8")
+    assert "C stack:" in r.err, r
+    assert r.err.count("double_free (") >= 3, r
+
+
+def test_mallocstats(run):
+    r = run("import pydebug; pydebug.mallocstats()")
+    assert r.rc == 0, r
+    assert "blocks in use" in r.err and "# quarantine:" in r.err, r
+    assert "# times object malloc called" in r.err or "Small block threshold" in r.err, r
+    r = run("x = [bytes(200) for i in range(20000)]", env={"PYTHONMALLOCSTATS": "1"})
+    assert r.err.count("python-debug allocator") >= 2, r   # one per new arena + exit
