@@ -111,7 +111,7 @@ def test_object_used_after_free_crash_report(run):
     assert "==python-debug== ERROR: fatal signal" in r.err, r
     assert "fill pattern of freed memory (0xDB)" in r.err, r
     assert "object of type int" in r.err, r
-    assert "C user:    access_after_free_repr (" in r.err, r  # who made the int
+    assert "C caller:  access_after_free_repr (" in r.err, r  # who made the int
     assert "freed by" in r.err and "Python threads at the crash" in r.err, r
     assert PY_LINE in r.err, r
 
@@ -119,8 +119,8 @@ def test_object_used_after_free_crash_report(run):
 def test_object_write_after_free_names_type_and_function(run):
     r = run(check_heap_after("object_write_after_free()"))
     assert r.rc == -signal.SIGABRT, r
-    assert "write after free" in r.err and "object of type int" in r.err, r
-    assert "C user:    object_write_after_free (" in r.err, r
+    assert "write after free" in r.err and "object of type bytes" in r.err, r
+    assert "C caller:  object_write_after_free (" in r.err, r
 
 
 def test_clean_twin_gets_no_report(run):

@@ -99,13 +99,16 @@ void pd_report_site(char *buf, size_t len, size_t *pos, const char *title,
 {
     char sym[480], py[600];
     ap(buf, len, pos, "%*s%s (thread %u):\n", indent, "", title, s->tid);
-    if (s->pc) {
-        pd_symbolize(s->pc, sym, sizeof sym);
+    /* The user's own C function first; the direct caller of the
+     * allocator API (often inside libpython) as "via". */
+    void *main_pc = s->user_pc ? s->user_pc : s->pc;
+    if (main_pc) {
+        pd_symbolize(main_pc, sym, sizeof sym);
         ap(buf, len, pos, "%*s  C caller:  %s\n", indent, "", sym);
     }
-    if (s->user_pc && s->user_pc != s->pc) {
-        pd_symbolize(s->user_pc, sym, sizeof sym);
-        ap(buf, len, pos, "%*s  C user:    %s\n", indent, "", sym);
+    if (s->user_pc && s->pc && s->user_pc != s->pc) {
+        pd_symbolize(s->pc, sym, sizeof sym);
+        ap(buf, len, pos, "%*s  via:       %s\n", indent, "", sym);
     }
     if (s->stack) {
         uintptr_t pcs[PD_STACK_MAX];
@@ -132,14 +135,15 @@ static void json_site(char *buf, size_t len, size_t *pos, const pd_site *s)
 {
     char sym[480], py[600];
     ap(buf, len, pos, "{\"thread\":%u", s->tid);
-    if (s->pc) {
-        pd_symbolize(s->pc, sym, sizeof sym);
+    void *main_pc = s->user_pc ? s->user_pc : s->pc;
+    if (main_pc) {
+        pd_symbolize(main_pc, sym, sizeof sym);
         ap(buf, len, pos, ",\"c_caller\":");
         ap_json_str(buf, len, pos, sym);
     }
-    if (s->user_pc && s->user_pc != s->pc) {
-        pd_symbolize(s->user_pc, sym, sizeof sym);
-        ap(buf, len, pos, ",\"c_user\":");
+    if (s->user_pc && s->pc && s->user_pc != s->pc) {
+        pd_symbolize(s->pc, sym, sizeof sym);
+        ap(buf, len, pos, ",\"c_via\":");
         ap_json_str(buf, len, pos, sym);
     }
     if (s->stack) {

@@ -194,6 +194,24 @@ int pd_modules_have_user(void)
     return r != NULL && r->user_hi != 0;
 }
 
+/* The user range holding pc, or NULL. */
+static const pd_range *user_range(const pd_ranges *r, uintptr_t pc)
+{
+    if (pc < r->user_lo || pc >= r->user_hi)
+        return NULL;
+    size_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (pc < r->r[mid].lo)
+            hi = mid;
+        else if (pc >= r->r[mid].hi)
+            lo = mid + 1;
+        else
+            return r->r[mid].user ? &r->r[mid] : NULL;
+    }
+    return NULL;
+}
+
 static int is_user_in(const pd_ranges *r, uintptr_t pc)
 {
     if (pc < r->user_lo || pc >= r->user_hi)
@@ -239,6 +257,35 @@ static uintptr_t stack_top(void)
 
 #define PD_SCAN_WORDS 128
 
+/* A return address follows a call instruction; a function pointer or a
+ * stale pointer into data does not, as a rule.  x86-64 call forms: E8 rel32;
+ * FF /2 with a register, [reg+disp8], [reg+disp32], [rip+disp32] or SIB
+ * operand (optionally REX-prefixed, which only adds a byte before). */
+static int follows_call(uintptr_t v, uintptr_t lo)
+{
+#if defined(__x86_64__)
+    if (v - 7 < lo)
+        return 0;
+    const unsigned char *p = (const unsigned char *)v;
+    if (p[-5] == 0xE8)
+        return 1;                                        /* call rel32 */
+    if (p[-2] == 0xFF && (p[-1] & 0xF8) == 0xD0)
+        return 1;                                        /* call *%reg */
+    if (p[-3] == 0xFF && ((p[-2] & 0xF8) == 0x50 || p[-2] == 0x14))
+        return 1;                                        /* disp8 / SIB */
+    if (p[-4] == 0xFF && p[-3] == 0x54)
+        return 1;                                        /* SIB + disp8 */
+    if (p[-6] == 0xFF && (p[-5] == 0x15 || (p[-5] & 0xF8) == 0x90))
+        return 1;                                        /* rip / disp32 */
+    if (p[-7] == 0xFF && p[-6] == 0x94)
+        return 1;                                        /* SIB + disp32 */
+    return 0;
+#else
+    (void)v, (void)lo;
+    return 1;
+#endif
+}
+
 void *pd_stack_scan_user(const void *from)
 {
     pd_ranges *r = atomic_load_explicit(&ranges, memory_order_acquire);
@@ -252,7 +299,10 @@ void *pd_stack_scan_user(const void *from)
     size_t n = avail < PD_SCAN_WORDS ? avail : PD_SCAN_WORDS;
     for (size_t i = 0; i < n; i++) {
         uintptr_t v = w[i];
-        if (v >= r->user_lo && v < r->user_hi && is_user_in(r, v))
+        if (v < r->user_lo || v >= r->user_hi)
+            continue;
+        const pd_range *ur = user_range(r, v);
+        if (ur && follows_call(v, ur->lo))
             return (void *)v;
     }
     return NULL;

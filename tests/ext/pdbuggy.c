@@ -157,12 +157,14 @@ static PyObject *access_after_free_repr(PyObject *self, PyObject *unused)
     return PyObject_Repr(pA);
 }
 
-/* A list that is kept and then written through after its last DECREF. */
+/* A bytes object's buffer written through after its last DECREF (bytes
+ * have no free list, so the object goes straight back to the allocator). */
 static PyObject *object_write_after_free(PyObject *self, PyObject *unused)
 {
-    PyObject *t = PyLong_FromLong(123456789L);
-    Py_DECREF(t);
-    Py_SET_REFCNT(t, 5);
+    PyObject *b = PyBytes_FromStringAndSize(NULL, 100);
+    char *buf = PyBytes_AS_STRING(b);
+    Py_DECREF(b);
+    buf[10] = 'x';
     Py_RETURN_NONE;
 }
 
