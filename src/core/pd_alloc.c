@@ -321,7 +321,7 @@ static ptr_class classify_unknown(const void *p, pd_block_info *inside, char *wh
 static int unknown_pointer(pd_domain d, const void *p, const char *api, const pd_site *now)
 {
     pd_block_info inside;
-    char what[300] = "";
+    char what[200] = "";
     ptr_class c = classify_unknown(p, &inside, what, sizeof what);
     if (c == PTR_FOREIGN)
         return 1;
@@ -358,7 +358,12 @@ static int retire_locked(uint32_t idx, const pd_site *s, pd_domain caller,
     e->b.state = PD_QUARANTINED;
     e->b.free = *s;
     int n = 0;
-    if (opts.quarantine_bytes == 0 || e->b.size > opts.quarantine_bytes / 4) {
+    /* Since 3.12 a subinterpreter may have its own pymalloc, which frees
+     * only its own blocks: a block must go back while the interpreter that
+     * freed it is current.  Quarantine only what the main interpreter
+     * frees, and evict only during its frees. */
+    int bypass = s->subinterp && d != PD_RAW;
+    if (bypass || opts.quarantine_bytes == 0 || e->b.size > opts.quarantine_bytes / 4) {
         /* Too big to keep: release it now. */
         evict[n++] = e->b;
         pd_reg_remove(idx);

@@ -60,6 +60,7 @@ typedef struct {
     uint32_t stack;       /* stack depot id, 0 = none */
     uint32_t pystack;     /* python stack depot id, 0 = none */
     uint32_t tid;         /* small thread number */
+    uint32_t subinterp;   /* made in a subinterpreter (see pd_alloc.c) */
 } pd_site;
 
 typedef enum { PD_LIVE = 1, PD_QUARANTINED = 2 } pd_state;

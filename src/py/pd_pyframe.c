@@ -85,9 +85,11 @@ void pd_py_capture(pd_site *s)
     s->code = NULL;
     s->code_serial = 0;
     s->lasti = -1;
+    s->subinterp = 0;
     PyThreadState *ts = own_tstate();
     if (ts == NULL)
         return;
+    s->subinterp = ts->interp != PyInterpreterState_Main();
     for (_PyInterpreterFrame *f = top_frame(ts); f != NULL; f = f->previous) {
         if (!frame_visible(f))
             continue;

@@ -1,0 +1,215 @@
+/* test_core.c - unit tests of the C core, without Python.  Built plain and
+ * with AddressSanitizer + UBSan by tools/test-core.sh.  The underlying
+ * allocator is libc's; reports go to a JSON file that the tests read. */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <pthread.h>
+
+#include "../../src/core/pd_core.h"
+#include "../../src/core/pd_registry.h"
+
+static int failures, passes;
+#define CHECK(cond) do { if (cond) passes++; else { failures++; \
+    fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); } } while (0)
+
+static void *u_malloc(void *c, size_t n) { (void)c; return malloc(n); }
+static void *u_calloc(void *c, size_t a, size_t b) { (void)c; return calloc(a, b); }
+static void *u_realloc(void *c, void *p, size_t n) { (void)c; return realloc(p, n); }
+static void u_free(void *c, void *p) { (void)c; free(p); }
+
+static char report_path[] = "/tmp/pd-core-test-XXXXXX";
+static int report_fd;
+static const pd_site site0;
+
+/* The bug names reported since the last call, joined by spaces. */
+static void take_reports(char *out, size_t len)
+{
+    static off_t done;
+    char buf[1 << 16];
+    ssize_t n = pread(report_fd, buf, sizeof buf - 1, done);
+    out[0] = '\0';
+    if (n <= 0)
+        return;
+    done += n;
+    buf[n] = '\0';
+    size_t k = 0;
+    for (char *p = buf; (p = strstr(p, "{\"bug\":\"")) != NULL; p++) {
+        p += 8;
+        size_t l = strcspn(p, "\"");
+        k += (size_t)snprintf(out + k, len - k, "%s%.*s", k ? " " : "", (int)l, p);
+    }
+}
+
+static void expect(const char *want)
+{
+    char got[512];
+    take_reports(got, sizeof got);
+    if (strcmp(got, want) != 0) {
+        failures++;
+        fprintf(stderr, "FAIL: expected reports [%s], got [%s]\n", want, got);
+    } else {
+        passes++;
+    }
+}
+
+static void test_registry(void)
+{
+    /* Insert, look up and remove many addresses, in an order that makes
+     * long probe runs, and check lookups after backward-shift deletion. */
+    enum { N = 200000 };
+    uint32_t *idx = malloc(N * sizeof *idx);
+    for (uintptr_t i = 0; i < N; i++)
+        idx[i] = pd_reg_insert(0x100000 + i * 16);
+    int ok = 1;
+    for (uintptr_t i = 0; i < N; i++)
+        ok &= pd_reg_lookup(0x100000 + i * 16) == idx[i];
+    CHECK(ok);
+    for (uintptr_t i = 0; i < N; i += 3)
+        pd_reg_remove(idx[i]);
+    ok = 1;
+    for (uintptr_t i = 0; i < N; i++)
+        ok &= (i % 3 == 0) ? pd_reg_lookup(0x100000 + i * 16) == 0
+                           : pd_reg_lookup(0x100000 + i * 16) == idx[i];
+    CHECK(ok);
+    for (uintptr_t i = 0; i < N; i++)
+        if (i % 3)
+            pd_reg_remove(idx[i]);
+    CHECK(pd_reg_lookup(0x100000 + 16) == 0);
+    free(idx);
+}
+
+static void test_clean(void)
+{
+    for (int d = 0; d < PD_NDOMAINS; d++) {
+        char *p = pd_malloc((pd_domain)d, 100, 0, &site0);
+        CHECK(p != NULL && (uintptr_t)p % 16 == 0);
+        CHECK((unsigned char)p[0] == PD_FILL_FRESH && (unsigned char)p[99] == PD_FILL_FRESH);
+        memset(p, 1, 100);
+        p = pd_realloc((pd_domain)d, p, 5000, &site0);
+        CHECK(p[99] == 1 && (unsigned char)p[100] == PD_FILL_FRESH);
+        pd_free((pd_domain)d, p, &site0);
+        char *z = pd_malloc((pd_domain)d, 64, 1, &site0);
+        CHECK(z[0] == 0 && z[63] == 0);
+        pd_free((pd_domain)d, z, &site0);
+        pd_free((pd_domain)d, NULL, &site0);
+        char *e = pd_malloc((pd_domain)d, 0, 0, &site0);
+        CHECK(e != NULL);
+        pd_free((pd_domain)d, e, &site0);
+    }
+    CHECK(pd_check_heap() == 0);
+    expect("");
+}
+
+static void test_bugs(void)
+{
+    char *p = pd_malloc(PD_MEM, 24, 0, &site0);
+    p[24] = 'x';
+    pd_free(PD_MEM, p, &site0);
+    expect("overrun");
+
+    p = pd_malloc(PD_RAW, 24, 0, &site0);
+    p[-3] = 'x';
+    pd_free(PD_RAW, p, &site0);
+    expect("underrun");
+
+    p = pd_malloc(PD_OBJ, 40, 0, &site0);
+    pd_free(PD_OBJ, p, &site0);
+    pd_free(PD_OBJ, p, &site0);
+    expect("double-free");
+
+    p = pd_malloc(PD_MEM, 64, 0, &site0);
+    pd_free(PD_MEM, p + 8, &site0);
+    expect("invalid-free");
+    char local[32];
+    pd_free(PD_MEM, local, &site0);
+    expect("invalid-free");
+    pd_free(PD_MEM, p, &site0);
+    expect("");
+
+    p = pd_malloc(PD_MEM, 48, 0, &site0);
+    pd_free(PD_OBJ, p, &site0);
+    expect("wrong-domain");
+
+    p = pd_malloc(PD_RAW, 16, 0, &site0);
+    pd_free(PD_RAW, p, &site0);
+    CHECK(pd_realloc(PD_RAW, p, 64, &site0) == NULL);
+    expect("realloc-of-freed");
+
+    p = pd_malloc(PD_MEM, 56, 0, &site0);
+    pd_free(PD_MEM, p, &site0);
+    p[5] = 'w';
+    CHECK(pd_check_heap() == 1);
+    expect("write-after-free");
+    CHECK(pd_check_heap() == 0); /* reported once */
+    expect("");
+
+    /* A stale pointer across a moving realloc. */
+    p = pd_malloc(PD_OBJ, 32, 0, &site0);
+    char *q = pd_realloc(PD_OBJ, p, 64, &site0);
+    CHECK(q != p);
+    p[0] = 's';
+    pd_free(PD_OBJ, q, &site0);
+    CHECK(pd_check_heap() == 1);
+    expect("write-after-free");
+}
+
+static void test_quarantine_eviction_detects(void)
+{
+    /* Fill the raw quarantine past its limit: the damaged block is checked
+     * when it leaves. */
+    char *p = pd_malloc(PD_RAW, 100, 0, &site0);
+    pd_free(PD_RAW, p, &site0);
+    p[50] = 'e';
+    for (int i = 0; i < 2000; i++)
+        pd_free(PD_RAW, pd_malloc(PD_RAW, 1000, 0, &site0), &site0);
+    expect("write-after-free");
+}
+
+static void *thread_main(void *arg)
+{
+    pd_domain d = (pd_domain)(uintptr_t)arg;
+    for (int i = 0; i < 20000; i++) {
+        char *p = pd_malloc(d, (size_t)(i % 200), 0, &site0);
+        p = pd_realloc(d, p, (size_t)(i % 300) + 1, &site0);
+        pd_free(d, p, &site0);
+    }
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    pthread_t t[6];
+    for (int i = 0; i < 6; i++)
+        pthread_create(&t[i], NULL, thread_main, (void *)(uintptr_t)(i % 3 == 0 ? PD_RAW : PD_MEM));
+    for (int i = 0; i < 6; i++)
+        pthread_join(t[i], NULL);
+    CHECK(pd_check_heap() == 0);
+    expect("");
+}
+
+int main(void)
+{
+    report_fd = mkstemp(report_path);
+    unlink(report_path);
+    pd_options o = {.quarantine_bytes = 256 << 10, .stacks = 0,
+                    .on_error = PD_ON_ERROR_CONTINUE, .report_fd = report_fd};
+    pd_core_init(&o);
+    pd_underlying u = {NULL, u_malloc, u_calloc, u_realloc, u_free};
+    for (int d = 0; d < PD_NDOMAINS; d++)
+        pd_core_set_underlying((pd_domain)d, &u);
+
+    test_registry();
+    test_clean();
+    test_bugs();
+    test_quarantine_eviction_detects();
+    test_threads();
+    pd_stats st;
+    pd_get_stats(&st);
+    CHECK(st.errors == 10);
+    printf("core: %d passed, %d failed\n", passes, failures);
+    return failures != 0;
+}

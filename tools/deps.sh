@@ -1,0 +1,35 @@
+#!/bin/sh
+# Install what python-debug's build, demo and tests need, when missing.
+# Debian packages as root (or print the apt-get line), pytest into a venv
+# of the python3 on PATH at build/venv.
+set -e
+cd "$(dirname "$0")/.."
+need=""
+for pair in gcc:gcc make:make addr2line:binutils; do
+    cmd=${pair%%:*}; pkg=${pair#*:}
+    command -v "$cmd" >/dev/null 2>&1 || need="$need $pkg"
+done
+[ -f /usr/include/valgrind/memcheck.h ] || need="$need valgrind"
+# Debian's interpreters the tests cover: release and --with-pydebug 3.11,
+# their headers and the standard test package.
+if [ -r /etc/debian_version ]; then
+    for pkg in python3.11-dev python3.11-dbg libpython3.11-dbg libpython3.11-testsuite python3.11-venv; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
+    done
+fi
+if [ -n "$need" ]; then
+    if [ "$(id -u)" = 0 ]; then
+        echo "deps: installing$need" >&2
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
+    else
+        echo "deps: missing Debian packages; run: sudo apt-get install -y$need" >&2
+        exit 1
+    fi
+fi
+if [ ! -x build/venv/bin/pytest ]; then
+    py=$(command -v python3)
+    echo "deps: creating build/venv with pytest ($py)" >&2
+    "$py" -m venv build/venv
+    build/venv/bin/pip install -q pytest >/dev/null
+fi
