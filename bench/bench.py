@@ -1,0 +1,85 @@
+"""python-debug's allocator cost, side by side in one run.
+
+For each workload in workloads.py and each interpreter given (default: the
+real binary behind `python3`), time
+    python                       the interpreter as it is
+    PYTHONMALLOC=debug python    CPython's own debug hooks
+    python-debug                 our debug allocator (defaults)
+    python-debug -X stacks=16    plus a full C backtrace per allocation
+each N times interleaved, keep the best, and print ratios to python plus
+peak RSS.  Benchmarks are not tests: nothing here asserts.
+
+    build/venv/bin/python bench/bench.py [--repeat N] [--python PATH ...]
+"""
+import argparse
+import math
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FRONT = os.path.join(os.path.dirname(HERE), "build", "bin", "python-debug")
+WORK = os.path.join(HERE, "workloads.py")
+NAMES = ["alloc", "calls", "json", "regex", "strings"]
+
+
+def real_python3():
+    out = subprocess.run(["python3", "-c", "import sys; print(sys.executable)"],
+                         capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def modes(py):
+    return [
+        ("python", [py], {}),
+        ("PYTHONMALLOC=debug", [py], {"PYTHONMALLOC": "debug"}),
+        ("python-debug", [FRONT, "--python", py], {}),
+        ("python-debug stacks=16", [FRONT, "--python", py, "-X", "stacks=16"], {}),
+    ]
+
+
+def run_once(cmd, env, name):
+    e = dict(os.environ, **env)
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd + [WORK, name], env=e, stdout=subprocess.DEVNULL)
+    _, status, ru = os.wait4(p.pid, 0)
+    dt = time.perf_counter() - t0
+    if status != 0:
+        raise SystemExit("bench: %s %s failed (status %d)" % (" ".join(cmd), name, status))
+    return dt, ru.ru_maxrss / 1024.0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--python", action="append")
+    args = ap.parse_args()
+    for py in args.python or [real_python3()]:
+        ms = modes(py)
+        subprocess.run([FRONT, "--python", py, "-c", "pass"], check=True)  # build the host
+        best = {(m, n): (math.inf, 0.0) for m, _, _ in ms for n in NAMES}
+        for _ in range(args.repeat):
+            for n in NAMES:
+                for m, cmd, env in ms:
+                    dt, rss = run_once(cmd, env, n)
+                    b = best[(m, n)]
+                    best[(m, n)] = (min(b[0], dt), max(b[1], rss))
+        print("\n%s  (best of %d, time ratio to python; peak RSS MiB)" % (py, args.repeat))
+        print("%-10s %10s" % ("workload", "python s") +
+              "".join("%26s" % m for m, _, _ in ms[1:]))
+        geo = {m: 0.0 for m, _, _ in ms}
+        for n in NAMES:
+            base = best[("python", n)][0]
+            row = "%-10s %10.3f" % (n, base)
+            for m, _, _ in ms[1:]:
+                t, rss = best[(m, n)]
+                geo[m] += math.log(t / base)
+                row += "%18.2fx %5.0fM" % (t / base, rss)
+            print(row)
+        print("%-10s %10s" % ("geomean", "") +
+              "".join("%18.2fx %6s" % (math.exp(geo[m] / len(NAMES)), "") for m, _, _ in ms[1:]))
+
+
+if __name__ == "__main__":
+    main()
