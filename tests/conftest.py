@@ -141,6 +141,8 @@ def run(py, ext_dir):
         e["PYTHONPATH"] = ext_dir
         if env:
             e.update(env)
+            if "PYTHONPATH" in env:
+                e["PYTHONPATH"] = env["PYTHONPATH"] + os.pathsep + ext_dir
         proc = subprocess.run(cmd, capture_output=True, text=True, input=input,
                               env=e, timeout=timeout, cwd=cwd)
         return Result(proc)

@@ -169,3 +169,16 @@ def test_mallocstats(run):
     assert "# times object malloc called" in r.err or "Small block threshold" in r.err, r
     r = run("x = [bytes(200) for i in range(20000)]", env={"PYTHONMALLOCSTATS": "1"})
     assert r.err.count("python-debug allocator") >= 2, r   # one per new arena + exit
+
+
+def test_site_in_module_code_that_died(run, tmp_path):
+    """The block is allocated by a module's top-level code, whose code
+    object is gone by the time the exit check finds the damage: the report
+    still names the module's file and line."""
+    (tmp_path / "buggymod.py").write_text(
+        "import pdbuggy\n\n# line 3\npdbuggy.write_after_free(1)\n")
+    r = run("import buggymod", "on_error=continue", cwd=tmp_path,
+            env={"PYTHONPATH": str(tmp_path)})
+    assert "write after free" in r.err, r
+    alloc = r.err.split("allocated by", 1)[1]
+    assert 'buggymod.py", line 4, in <module>' in alloc, r

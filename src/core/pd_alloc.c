@@ -390,17 +390,33 @@ static void release(const pd_block_info *b, const char *api, int verify)
     under[b->domain].free(under[b->domain].ctx, base);
 }
 
+static int guards_intact(const unsigned char *user, size_t size)
+{
+    uint64_t w[4], pat;
+    memset(&pat, PD_FILL_GUARD, sizeof pat);
+    memcpy(w, user - PD_GUARD, PD_GUARD);
+    memcpy(w + 2, user + size, PD_GUARD);
+    return (w[0] == pat) & (w[1] == pat) & (w[2] == pat) & (w[3] == pat);
+}
+
+static void save_type_words(pd_block_info *b)
+{
+    if (b->domain != PD_OBJ)
+        return;
+    const unsigned char *user = (const unsigned char *)b->addr;
+    for (int i = 0; i < 3; i++)
+        if (b->size >= (size_t)(16 * i + 16))
+            memcpy(&b->type_words[i], user + 16 * i + 8, sizeof b->type_words[i]);
+}
+
 /* Fill the freed block, retire it, release evictions.  `user` is ours,
  * live, already checked. */
 static void finish_free(pd_domain caller, const pd_block_info *b, const pd_site *site,
                         const char *api)
 {
     unsigned char *user = (unsigned char *)b->addr;
-    uintptr_t tw[3] = {0, 0, 0};
-    if (b->domain == PD_OBJ)
-        for (int i = 0; i < 3; i++)
-            if (b->size >= (size_t)(16 * i + 16))
-                memcpy(&tw[i], user + 16 * i + 8, sizeof tw[i]);
+    pd_block_info typed = *b;
+    save_type_words(&typed);
     memset(user, PD_FILL_FREED, b->size);
     /* Guard damage, if any, was reported already: re-arm the guards so the
      * quarantine check reports only what happens from now on. */
@@ -423,7 +439,7 @@ static void finish_free(pd_domain caller, const pd_block_info *b, const pd_site 
     /* Another thread may have freed it since our lookup: leave it be. */
     if (idx && pd_reg_entry(idx)->b.state == PD_LIVE &&
         pd_reg_entry(idx)->b.serial == b->serial) {
-        memcpy(pd_reg_entry(idx)->b.type_words, tw, sizeof tw);
+        memcpy(pd_reg_entry(idx)->b.type_words, typed.type_words, sizeof typed.type_words);
         n = retire_locked(idx, &s, caller, evict, EVICT_MAX);
     }
     pthread_mutex_unlock(&lock);
@@ -449,10 +465,45 @@ static void count_foreign(pd_domain d)
     pthread_mutex_unlock(&lock);
 }
 
+/* The common case, under one lock: our live block, freed through its own
+ * domain, guards intact.  Returns the number of evictions to release, or
+ * -1 when the slow path must look at the block. */
+static int free_fast(pd_domain d, void *p, pd_site *s, const uintptr_t *pcs, int npcs,
+                     pd_block_info *evict)
+{
+    int n = -1;
+    pthread_mutex_lock(&lock);
+    uint32_t idx = pd_reg_lookup((uintptr_t)p);
+    if (idx) {
+        pd_entry *e = pd_reg_entry(idx);
+        if (e->b.state == PD_LIVE && e->b.domain == d && guards_intact(p, e->b.size)) {
+            save_type_words(&e->b);
+            memset(p, PD_FILL_FREED, e->b.size);
+            if (npcs)
+                s->stack = pd_depot_put(pcs, npcs);
+            n = retire_locked(idx, s, d, evict, EVICT_MAX);
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
 void pd_free(pd_domain d, void *p, const pd_site *site)
 {
     if (p == NULL)
         return;
+    if (!opts.valgrind) {
+        pd_site s = *site;
+        uintptr_t pcs[PD_STACK_MAX];
+        int npcs;
+        take_stack(&s, pcs, &npcs);
+        pd_block_info evict[EVICT_MAX];
+        int n = free_fast(d, p, &s, pcs, npcs, evict);
+        for (int i = 0; i < n; i++)
+            release(&evict[i], free_apis[d], evict[i].addr != (uintptr_t)p);
+        if (n >= 0)
+            return;
+    }
     const char *api = free_apis[d];
     pd_block_info b;
     if (!lookup_copy(p, &b)) {

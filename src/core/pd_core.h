@@ -58,7 +58,6 @@ typedef struct {
     uint64_t code_serial; /* block serial of code; 0 = not one of ours */
     int32_t lasti;        /* byte offset of the instruction in code */
     uint32_t stack;       /* stack depot id, 0 = none */
-    uint32_t pystack;     /* python stack depot id, 0 = none */
     uint32_t tid;         /* small thread number */
     uint32_t subinterp;   /* made in a subinterpreter (see pd_alloc.c) */
 } pd_site;

@@ -10,7 +10,14 @@ static uint32_t entries_cap;   /* allocated */
 static uint32_t entries_high;  /* never-used entries start here */
 static uint32_t free_head;
 
-static uint32_t *table;        /* slot -> entry index, 0 = empty */
+/* A slot keeps the key next to the index, so probing and backward-shift
+ * deletion never touch the (much larger, colder) entries. */
+typedef struct {
+    uintptr_t addr;
+    uint32_t idx;   /* 0 = empty */
+} slot;
+
+static slot *table;
 static size_t table_mask;      /* size - 1, size a power of two */
 static size_t table_used;
 
@@ -29,18 +36,17 @@ static inline size_t hash_addr(uintptr_t a)
 
 static void table_rehash(size_t new_size)
 {
-    uint32_t *old = table;
+    slot *old = table;
     size_t old_size = table ? table_mask + 1 : 0;
     table = pd_sys_map(new_size * sizeof *table);
     table_mask = new_size - 1;
     for (size_t i = 0; i < old_size; i++) {
-        uint32_t idx = old[i];
-        if (idx == 0)
+        if (old[i].idx == 0)
             continue;
-        size_t s = hash_addr(entries[idx].b.addr) & table_mask;
-        while (table[s] != 0)
+        size_t s = hash_addr(old[i].addr) & table_mask;
+        while (table[s].idx != 0)
             s = (s + 1) & table_mask;
-        table[s] = idx;
+        table[s] = old[i];
     }
     pd_sys_unmap(old, old_size * sizeof *old);
 }
@@ -71,9 +77,10 @@ uint32_t pd_reg_insert(uintptr_t addr)
     memset(&entries[idx], 0, sizeof entries[idx]);
     entries[idx].b.addr = addr;
     size_t s = hash_addr(addr) & table_mask;
-    while (table[s] != 0)
+    while (table[s].idx != 0)
         s = (s + 1) & table_mask;
-    table[s] = idx;
+    table[s].addr = addr;
+    table[s].idx = idx;
     table_used++;
     return idx;
 }
@@ -84,10 +91,9 @@ static size_t slot_of(uintptr_t addr)
         return (size_t)-1;
     size_t s = hash_addr(addr) & table_mask;
     for (;;) {
-        uint32_t idx = table[s];
-        if (idx == 0)
+        if (table[s].idx == 0)
             return (size_t)-1;
-        if (entries[idx].b.addr == addr)
+        if (table[s].addr == addr)
             return s;
         s = (s + 1) & table_mask;
     }
@@ -96,7 +102,7 @@ static size_t slot_of(uintptr_t addr)
 uint32_t pd_reg_lookup(uintptr_t addr)
 {
     size_t s = slot_of(addr);
-    return s == (size_t)-1 ? 0 : table[s];
+    return s == (size_t)-1 ? 0 : table[s].idx;
 }
 
 void pd_reg_remove(uint32_t idx)
@@ -110,19 +116,19 @@ void pd_reg_remove(uint32_t idx)
     size_t j = s;
     for (;;) {
         j = (j + 1) & table_mask;
-        uint32_t e = table[j];
-        if (e == 0)
+        if (table[j].idx == 0)
             break;
-        size_t home = hash_addr(entries[e].b.addr) & table_mask;
-        /* Move e if its home is not in (hole, j] cyclically. */
+        size_t home = hash_addr(table[j].addr) & table_mask;
+        /* Move slot j if its home is not in (hole, j] cyclically. */
         int in_range = hole <= j ? (home > hole && home <= j)
                                  : (home > hole || home <= j);
         if (!in_range) {
-            table[hole] = e;
+            table[hole] = table[j];
             hole = j;
         }
     }
-    table[hole] = 0;
+    table[hole].idx = 0;
+    table[hole].addr = 0;
     table_used--;
     entries[idx].b.addr = 0;
     entries[idx].next = free_head;

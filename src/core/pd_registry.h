@@ -2,7 +2,7 @@
  *
  * Entries live in one growing array; index 0 is never used, so 0 means
  * "none".  Free entries are chained through `next`.  An open-addressing
- * hash table of 32-bit entry indices, keyed by the block's user address,
+ * hash table of (address, entry index) slots, keyed by the block's user address,
  * finds an entry; linear probing with backward-shift deletion keeps it free
  * of tombstones.  Quarantined blocks stay in the table (state
  * PD_QUARANTINED) so a second free or a realloc of a freed pointer finds

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pd_codes.h"
 #include "pd_hooks.h"
 #include "pd_pyframe.h"
 #include "../core/pd_report.h"
@@ -156,7 +157,6 @@ static void capture(pd_site *s, void *ret, const void *sp)
     s->pc = ret;
     s->user_pc = pd_pc_is_user((uintptr_t)ret) ? ret : pd_stack_scan_user(sp);
     s->stack = 0;
-    s->pystack = 0;
     s->tid = pd_sys_tid();
     pd_py_capture(s);
 }
@@ -312,6 +312,7 @@ void pd_hooks_install(const pd_config *cfg)
                                  pd_hook_realloc, pd_hook_free};
         PyMem_SetAllocator(doms[d], &ours);
     }
+    pd_codes_install();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     installed = 1;
 }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pd_codes.h"
 #include "pd_pyframe.h"
 #include "../core/pd_core.h"
 
@@ -106,7 +107,7 @@ void pd_py_capture(pd_site *s)
 }
 
 /* str -> UTF-8 without allocating. */
-static void put_str(PyObject *o, char *buf, size_t len)
+void pd_py_str_utf8(PyObject *o, char *buf, size_t len)
 {
     size_t k = 0;
     if (len == 0)
@@ -142,8 +143,8 @@ static void put_str(PyObject *o, char *buf, size_t len)
 static void describe_code(PyCodeObject *co, int lasti, char *buf, size_t len)
 {
     char file[400], name[200];
-    put_str(co->co_filename, file, sizeof file);
-    put_str(co->co_qualname ? co->co_qualname : co->co_name, name, sizeof name);
+    pd_py_str_utf8(co->co_filename, file, sizeof file);
+    pd_py_str_utf8(co->co_qualname ? co->co_qualname : co->co_name, name, sizeof name);
     int line = lasti >= 0 ? PyCode_Addr2Line(co, lasti) : -1;
     snprintf(buf, len, "File \"%s\", line %d, in %s", file, line, name);
 }
@@ -156,7 +157,8 @@ void pd_py_describe_site(const pd_site *s, char *buf, size_t len)
     /* The code object may have died and its memory been reused since the
      * site was recorded: only trust it while its block is the same one. */
     if (s->code_serial != 0 && pd_serial_of(s->code) != s->code_serial) {
-        snprintf(buf, len, "(code object %p freed since; location unknown)", s->code);
+        if (!pd_codes_describe(s->code_serial, s->lasti, buf, len))
+            snprintf(buf, len, "(code object %p freed since; location unknown)", s->code);
         return;
     }
     describe_code((PyCodeObject *)s->code, s->lasti, buf, len);

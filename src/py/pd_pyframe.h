@@ -5,6 +5,7 @@
 #ifndef PD_PYFRAME_H
 #define PD_PYFRAME_H
 
+#include <Python.h>
 #include <stddef.h>
 
 #include "../core/pd_core.h"
@@ -14,6 +15,8 @@ void pd_py_describe_site(const pd_site *s, char *buf, size_t len);
 void pd_py_traceback_now(char *buf, size_t len);
 void pd_py_dump_all_threads(int fd);
 void pd_py_set_finalized(void);
+/* A str object's text as UTF-8, without allocating; "?" if not a str. */
+void pd_py_str_utf8(PyObject *o, char *buf, size_t len);
 void pd_py_block_type(const pd_block_info *b, char *buf, size_t len);
 
 #endif
