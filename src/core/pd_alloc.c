@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pd_registry.h"
+#include "pd_heap.h"
 #include "pd_report.h"
 #include "pd_stack.h"
 #include "pd_sys.h"
@@ -41,7 +41,6 @@ static uint64_t next_serial = 1;
 static pd_stats stats;               /* under lock, but errors */
 static atomic_uint_fast64_t errors;
 static atomic_int aborting;
-static uintptr_t lowest = UINTPTR_MAX, highest; /* envelope of our blocks */
 
 static const char *const domain_names[] = {"raw", "mem", "object"};
 static const char *const domain_apis[] = {"PyMem_RawMalloc", "PyMem_Malloc", "PyObject_Malloc"};
@@ -52,7 +51,15 @@ const char *pd_domain_name(pd_domain d) { return domain_names[d]; }
 const char *pd_domain_api(pd_domain d) { return domain_apis[d]; }
 const pd_options *pd_core_options(void) { return &opts; }
 
-void pd_core_init(const pd_options *o) { opts = *o; }
+void pd_core_init(const pd_options *o)
+{
+    opts = *o;
+    if (pd_heap_init(opts.heap_bytes) < 0) {
+        static const char msg[] = "python-debug: cannot reserve address space for the debug heap\n";
+        pd_sys_write(2, msg, sizeof msg - 1);
+        abort();
+    }
+}
 
 void pd_core_set_underlying(pd_domain d, const pd_underlying *u) { under[d] = *u; }
 
@@ -139,13 +146,23 @@ static void set_damage(pd_bug *bug, const unsigned char *user, ptrdiff_t off, si
     bug->expected = want;
 }
 
+/* Bytes of rear guard we fill and check: the slot's slack after the user
+ * bytes, at least PD_GUARD, at most PD_REAR_MAX (an overrun is contiguous:
+ * its first bytes are always in range). */
+#define PD_REAR_MAX 64
+
+static size_t rear_len(const pd_block_info *b)
+{
+    return b->rear;
+}
+
 /* Check both guards of a block; report damage.  Returns 1 if damaged. */
 static int check_guards(const pd_block_info *b, const char *api, const pd_site *now)
 {
     unsigned char *user = (unsigned char *)b->addr;
     size_t off, len;
     VALGRIND_MAKE_MEM_DEFINED(user - PD_GUARD, PD_GUARD);
-    VALGRIND_MAKE_MEM_DEFINED(user + b->size, PD_GUARD);
+    VALGRIND_MAKE_MEM_DEFINED(user + b->size, rear_len(b));
     int bad = 0;
     pd_bug bug;
     if (find_damage(user - PD_GUARD, PD_GUARD, PD_FILL_GUARD, &off, &len)) {
@@ -157,18 +174,18 @@ static int check_guards(const pd_block_info *b, const char *api, const pd_site *
         memset(user - PD_GUARD, PD_FILL_GUARD, PD_GUARD); /* report once */
         bad = 1;
     }
-    if (find_damage(user + b->size, PD_GUARD, PD_FILL_GUARD, &off, &len)) {
+    if (find_damage(user + b->size, rear_len(b), PD_FILL_GUARD, &off, &len)) {
         bug_init(&bug, PD_BUG_OVERRUN, api, user, now);
         bug.have_block = 1;
         bug.block = *b;
         set_damage(&bug, user, (ptrdiff_t)(b->size + off), len, PD_FILL_GUARD);
         raise_bug(&bug);
-        memset(user + b->size, PD_FILL_GUARD, PD_GUARD);
+        memset(user + b->size, PD_FILL_GUARD, rear_len(b));
         bad = 1;
     }
     if (opts.valgrind) {
         VALGRIND_MAKE_MEM_NOACCESS(user - PD_GUARD, PD_GUARD);
-        VALGRIND_MAKE_MEM_NOACCESS(user + b->size, PD_GUARD);
+        VALGRIND_MAKE_MEM_NOACCESS(user + b->size, rear_len(b));
     }
     return bad;
 }
@@ -179,7 +196,7 @@ static int check_freed(const pd_block_info *b, const char *api, const pd_site *n
 {
     unsigned char *user = (unsigned char *)b->addr;
     size_t off, len;
-    VALGRIND_MAKE_MEM_DEFINED(user - PD_GUARD, b->size + 2 * PD_GUARD);
+    VALGRIND_MAKE_MEM_DEFINED(user - PD_GUARD, PD_GUARD + b->size + rear_len(b));
     pd_bug bug;
     int bad = 0;
     if (find_damage(user, b->size, PD_FILL_FREED, &off, &len)) {
@@ -191,7 +208,7 @@ static int check_freed(const pd_block_info *b, const char *api, const pd_site *n
         memset(user, PD_FILL_FREED, b->size);
         bad = 1;
     } else if (find_damage(user - PD_GUARD, PD_GUARD, PD_FILL_GUARD, &off, &len) ||
-               find_damage(user + b->size, PD_GUARD, PD_FILL_GUARD, &off, &len)) {
+               find_damage(user + b->size, rear_len(b), PD_FILL_GUARD, &off, &len)) {
         /* Guards of a freed block: still a write after free. */
         bug_init(&bug, PD_BUG_WRITE_AFTER_FREE, api, user, now);
         bug.have_block = 1;
@@ -200,12 +217,58 @@ static int check_freed(const pd_block_info *b, const char *api, const pd_site *n
                  "the guard bytes around the freed block were overwritten");
         raise_bug(&bug);
         memset(user - PD_GUARD, PD_FILL_GUARD, PD_GUARD);
-        memset(user + b->size, PD_FILL_GUARD, PD_GUARD);
+        memset(user + b->size, PD_FILL_GUARD, rear_len(b));
         bad = 1;
     }
     if (opts.valgrind)
-        VALGRIND_MAKE_MEM_NOACCESS(user - PD_GUARD, b->size + 2 * PD_GUARD);
+        VALGRIND_MAKE_MEM_NOACCESS(user - PD_GUARD, PD_GUARD + b->size + rear_len(b));
     return bad;
+}
+
+/* Quarantine ----------------------------------------------------------------
+ * One FIFO of freed blocks per domain: a ring of (entry, address, size),
+ * read in order, so popping the oldest does not touch its cold metadata.
+ * A raw-domain free runs without the GIL while the others hold it, so the
+ * domains stay apart and each free evicts only from its own. */
+typedef struct {
+    pd_entry *e;
+    uintptr_t addr;
+    size_t size;
+} quar_item;
+
+static struct {
+    quar_item *ring;
+    size_t cap, head, count;  /* cap a power of two, grown on demand */
+    uint64_t bytes;
+} quar[PD_NDOMAINS];
+
+static void quar_push(pd_domain d, pd_entry *e)
+{
+    if (quar[d].count == quar[d].cap) {
+        size_t ncap = quar[d].cap ? quar[d].cap * 2 : 4096;
+        quar_item *r = pd_sys_map(ncap * sizeof *r);
+        for (size_t i = 0; i < quar[d].count; i++)
+            r[i] = quar[d].ring[(quar[d].head + i) & (quar[d].cap - 1)];
+        pd_sys_unmap(quar[d].ring, quar[d].cap * sizeof *r);
+        quar[d].ring = r;
+        quar[d].cap = ncap;
+        quar[d].head = 0;
+    }
+    quar_item *it = &quar[d].ring[(quar[d].head + quar[d].count) & (quar[d].cap - 1)];
+    it->e = e;
+    it->addr = e->b.addr;
+    it->size = e->b.size;
+    quar[d].count++;
+    quar[d].bytes += e->b.size;
+}
+
+static quar_item quar_pop(pd_domain d)
+{
+    quar_item it = quar[d].ring[quar[d].head];
+    quar[d].head = (quar[d].head + 1) & (quar[d].cap - 1);
+    quar[d].count--;
+    quar[d].bytes -= it.size;
+    return it;
 }
 
 /* Allocation -------------------------------------------------------------- */
@@ -217,65 +280,61 @@ static void take_stack(pd_site *s, uintptr_t *pcs, int *n)
         *n = pd_stack_capture((void **)pcs, opts.stacks, 2);
 }
 
+/* Called (lock held) when the heap committed a new arena. */
+static void (*arena_hook)(void);
+void pd_core_set_arena_hook(void (*hook)(void)) { arena_hook = hook; }
+
 void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
 {
-    if (n > SIZE_MAX - 2 * PD_GUARD - 64)
+    if (n > SIZE_MAX / 2)
         return NULL;
-    size_t total = n + 2 * PD_GUARD;
-    unsigned char *base = zero ? under[d].calloc(under[d].ctx, 1, total)
-                               : under[d].malloc(under[d].ctx, total);
-    if (base == NULL)
-        return NULL;
-    unsigned char *user = base + PD_GUARD;
-    memset(base, PD_FILL_GUARD, PD_GUARD);
-    if (!zero)
-        memset(user, PD_FILL_FRESH, n);
-    memset(user + n, PD_FILL_GUARD, PD_GUARD);
-
     pd_site s = *site;
     uintptr_t pcs[PD_STACK_MAX];
-    int npcs;
+    int npcs, fresh = 0;
     take_stack(&s, pcs, &npcs);
 
     pthread_mutex_lock(&lock);
+    pd_entry *e;
+    size_t slack;
+    unsigned char *user = pd_heap_alloc(n, &e, &slack, &fresh);
+    if (user == NULL) {
+        pthread_mutex_unlock(&lock);
+        return NULL;
+    }
     if (npcs)
         s.stack = pd_depot_put(pcs, npcs);
-    uint32_t idx = pd_reg_insert((uintptr_t)user);
-    pd_entry *e = pd_reg_entry(idx);
-    e->b.size = n;
+    e->b.rear = (uint32_t)(slack < PD_REAR_MAX ? slack : PD_REAR_MAX);
     e->b.serial = next_serial++;
     e->b.domain = (uint8_t)d;
     e->b.state = PD_LIVE;
     e->b.alloc = s;
+    memset(user - PD_GUARD, PD_FILL_GUARD, PD_GUARD);
+    memset(user, zero ? 0 : PD_FILL_FRESH, n);
+    memset(user + n, PD_FILL_GUARD, e->b.rear);
     pd_domain_stats *ds = &stats.dom[d];
     ds->allocs++;
     ds->blocks++;
     ds->bytes += n;
     if (ds->bytes > ds->peak_bytes)
         ds->peak_bytes = ds->bytes;
-    if ((uintptr_t)user < lowest)
-        lowest = (uintptr_t)user;
-    if ((uintptr_t)user + n > highest)
-        highest = (uintptr_t)user + n;
-    pthread_mutex_unlock(&lock);
-
     if (opts.valgrind) {
-        VALGRIND_MAKE_MEM_NOACCESS(base, PD_GUARD);
-        VALGRIND_MAKE_MEM_NOACCESS(user + n, PD_GUARD);
+        VALGRIND_MAKE_MEM_NOACCESS(user - PD_FRONT, PD_FRONT);
+        VALGRIND_MAKE_MEM_NOACCESS(user + n, e->b.rear);
         if (!zero)
             VALGRIND_MAKE_MEM_UNDEFINED(user, n);
     }
+    if (fresh && arena_hook)
+        arena_hook();
+    pthread_mutex_unlock(&lock);
     return user;
 }
 
 /* Unknown pointers ---------------------------------------------------------
- * A pointer that is not in the registry is either foreign (allocated by the
- * underlying allocator before our hooks were installed: it must be freed
- * there) or a bug.  We decide without reading the pointed-to memory: it is
- * a bug if it falls inside one of our blocks, or on a stack, or in a
- * file-backed mapping (static data), or in no mapping at all. */
-
-typedef enum { PTR_FOREIGN, PTR_INTERIOR, PTR_BOGUS } ptr_class;
+ * A pointer outside our heap is either foreign (allocated by the previous
+ * allocator before our hooks were installed: it must be freed there) or a
+ * bug.  We decide without reading the pointed-to memory: it is a bug if it
+ * is on a stack, in a file-backed mapping (static data), or in no mapping
+ * at all. */
 
 static int mapping_kind(uintptr_t a, char *what, size_t len)
 {
@@ -309,31 +368,31 @@ static int mapping_kind(uintptr_t a, char *what, size_t len)
     return kind;
 }
 
-static ptr_class classify_unknown(const void *p, pd_block_info *inside, char *what, size_t len)
+/* p is not a block's start.  Returns 1 when it is foreign (the caller
+ * hands it to the previous allocator), 0 after reporting a bug. */
+static int unknown_pointer(pd_where w, const pd_block_info *inside, const void *p,
+                           const char *api, const pd_site *now)
 {
-    if (pd_find_block((uintptr_t)p, 1, inside))
-        return PTR_INTERIOR;
-    return mapping_kind((uintptr_t)p, what, len) == 0 ? PTR_FOREIGN : PTR_BOGUS;
-}
-
-/* Returns 1 when p was foreign and has been handled by the caller's
- * underlying call; 0 when it was a bug (reported). */
-static int unknown_pointer(pd_domain d, const void *p, const char *api, const pd_site *now)
-{
-    pd_block_info inside;
     char what[200] = "";
-    ptr_class c = classify_unknown(p, &inside, what, sizeof what);
-    if (c == PTR_FOREIGN)
+    if (w == PD_NOT_OURS && mapping_kind((uintptr_t)p, what, sizeof what) == 0)
         return 1;
     pd_bug bug;
     bug_init(&bug, PD_BUG_INVALID_FREE, api, p, now);
-    (void)d;
-    if (c == PTR_INTERIOR) {
+    if (w == PD_INTERIOR) {
         bug.have_block = 1;
-        bug.block = inside;
+        bug.block = *inside;
+        if ((uintptr_t)p >= inside->addr)
+            snprintf(bug.detail, sizeof bug.detail,
+                     "the pointer is %zu bytes inside a block, not its start",
+                     (size_t)((uintptr_t)p - inside->addr));
+        else
+            snprintf(bug.detail, sizeof bug.detail,
+                     "the pointer is %zu bytes before a block's start",
+                     (size_t)(inside->addr - (uintptr_t)p));
+    } else if (w == PD_NO_BLOCK) {
         snprintf(bug.detail, sizeof bug.detail,
-                 "the pointer is %zu bytes inside a block, not its start",
-                 (size_t)((uintptr_t)p - inside.addr));
+                 "the pointer is in the debug heap where no block is now "
+                 "(freed long ago and out of the quarantine, or never allocated)");
     } else {
         snprintf(bug.detail, sizeof bug.detail, "the pointer is in %s", what);
     }
@@ -343,61 +402,7 @@ static int unknown_pointer(pd_domain d, const void *p, const char *api, const pd
 
 /* Freeing --------------------------------------------------------------- */
 
-/* Move block idx (lock held) into its domain's quarantine; pop what no
- * longer fits into `evict` (up to max) and return how many. */
-#define EVICT_MAX 32
-static int retire_locked(uint32_t idx, const pd_site *s, pd_domain caller,
-                         pd_block_info *evict, int max)
-{
-    pd_entry *e = pd_reg_entry(idx);
-    pd_domain d = (pd_domain)e->b.domain;
-    pd_domain_stats *ds = &stats.dom[d];
-    ds->frees++;
-    ds->blocks--;
-    ds->bytes -= e->b.size;
-    e->b.state = PD_QUARANTINED;
-    e->b.free = *s;
-    int n = 0;
-    /* Since 3.12 a subinterpreter may have its own pymalloc, which frees
-     * only its own blocks: a block must go back while the interpreter that
-     * freed it is current.  Quarantine only what the main interpreter
-     * frees, and evict only during its frees. */
-    int bypass = s->subinterp && d != PD_RAW;
-    if (bypass || opts.quarantine_bytes == 0 || e->b.size > opts.quarantine_bytes / 4) {
-        /* Too big to keep: release it now. */
-        evict[n++] = e->b;
-        pd_reg_remove(idx);
-        return n;
-    }
-    pd_quar_push(d, idx);
-    if (d != caller)
-        return n; /* never evict without the right domain's locking */
-    while (n < max && pd_quar_bytes(d) > opts.quarantine_bytes) {
-        uint32_t old = pd_quar_pop(d);
-        evict[n++] = pd_reg_entry(old)->b;
-        pd_reg_remove(old);
-    }
-    return n;
-}
-
-static void release(const pd_block_info *b, const char *api, int verify)
-{
-    if (verify)
-        check_freed(b, api, NULL);
-    unsigned char *base = (unsigned char *)b->addr - PD_GUARD;
-    if (opts.valgrind)
-        VALGRIND_MAKE_MEM_DEFINED(base, b->size + 2 * PD_GUARD);
-    under[b->domain].free(under[b->domain].ctx, base);
-}
-
-static int guards_intact(const unsigned char *user, size_t size)
-{
-    uint64_t w[4], pat;
-    memset(&pat, PD_FILL_GUARD, sizeof pat);
-    memcpy(w, user - PD_GUARD, PD_GUARD);
-    memcpy(w + 2, user + size, PD_GUARD);
-    return (w[0] == pat) & (w[1] == pat) & (w[2] == pat) & (w[3] == pat);
-}
+#define EVICT_MAX 8
 
 static void save_type_words(pd_block_info *b)
 {
@@ -409,108 +414,160 @@ static void save_type_words(pd_block_info *b)
             memcpy(&b->type_words[i], user + 16 * i + 8, sizeof b->type_words[i]);
 }
 
-/* Fill the freed block, retire it, release evictions.  `user` is ours,
- * live, already checked. */
-static void finish_free(pd_domain caller, const pd_block_info *b, const pd_site *site,
-                        const char *api)
+static int guards_intact(const pd_block_info *b)
 {
-    unsigned char *user = (unsigned char *)b->addr;
-    pd_block_info typed = *b;
-    save_type_words(&typed);
-    memset(user, PD_FILL_FREED, b->size);
+    const unsigned char *user = (const unsigned char *)b->addr;
+    uint64_t w[2], pat;
+    memset(&pat, PD_FILL_GUARD, sizeof pat);
+    memcpy(w, user - PD_GUARD, PD_GUARD);
+    if ((w[0] != pat) | (w[1] != pat))
+        return 0;
+    size_t off, len;
+    return !find_damage(user + b->size, b->rear, PD_FILL_GUARD, &off, &len);
+}
+
+/* A damaged block found leaving the quarantine, copied out (its slot is
+ * reused at once) to be reported after the lock is dropped. */
+typedef struct {
+    pd_block_info b;
+    ptrdiff_t off;
+    size_t len, nfound;
+    unsigned char found[16];
+    unsigned char expected;
+} evicted_bad;
+
+/* Verify a block leaving the quarantine.  Lock held. */
+static int evict_one(pd_domain d, evicted_bad *damaged)
+{
+    if (quar[d].count == 0)
+        return 0;
+    quar_item it = quar_pop(d);
+    pd_entry *old = it.e;
+    const unsigned char *user = (const unsigned char *)it.addr;
+    size_t off, len;
+    if (opts.valgrind)
+        VALGRIND_MAKE_MEM_DEFINED(user - PD_GUARD, PD_GUARD + it.size + PD_REAR_MAX);
+    /* The user bytes first: the metadata (rear length) only if needed. */
+    int bad = 1;
+    if (find_damage(user, it.size, PD_FILL_FREED, &off, &len)) {
+        damaged->off = (ptrdiff_t)off;
+        damaged->expected = PD_FILL_FREED;
+    } else if (find_damage(user - PD_GUARD, PD_GUARD, PD_FILL_GUARD, &off, &len)) {
+        damaged->off = (ptrdiff_t)off - PD_GUARD;
+        damaged->expected = PD_FILL_GUARD;
+    } else if (find_damage(user + old->b.size, old->b.rear, PD_FILL_GUARD, &off, &len)) {
+        damaged->off = (ptrdiff_t)(old->b.size + off);
+        damaged->expected = PD_FILL_GUARD;
+    } else {
+        bad = 0;
+    }
+    if (bad) {
+        damaged->b = old->b;
+        damaged->len = len;
+        damaged->nfound = len < sizeof damaged->found ? len : sizeof damaged->found;
+        memcpy(damaged->found, user + damaged->off, damaged->nfound);
+    }
+    pd_heap_release(old);
+    return bad ? 2 : 1;
+}
+
+/* Fill, stamp and quarantine a live block (lock held); evict what no
+ * longer fits.  Returns how many evicted blocks were damaged (copied to
+ * `damaged` for reporting). */
+static int retire_locked(pd_entry *e, pd_domain caller, const pd_site *s,
+                         evicted_bad *damaged, int max)
+{
+    pd_domain d = (pd_domain)e->b.domain;
+    pd_domain_stats *ds = &stats.dom[d];
+    unsigned char *user = (unsigned char *)e->b.addr;
+    ds->frees++;
+    ds->blocks--;
+    ds->bytes -= e->b.size;
+    save_type_words(&e->b);
+    memset(user, PD_FILL_FREED, e->b.size);
     /* Guard damage, if any, was reported already: re-arm the guards so the
      * quarantine check reports only what happens from now on. */
     memset(user - PD_GUARD, PD_FILL_GUARD, PD_GUARD);
-    memset(user + b->size, PD_FILL_GUARD, PD_GUARD);
+    memset(user + e->b.size, PD_FILL_GUARD, e->b.rear);
+    e->b.state = PD_QUARANTINED;
+    e->b.free = *s;
     if (opts.valgrind)
-        VALGRIND_MAKE_MEM_NOACCESS(user - PD_GUARD, b->size + 2 * PD_GUARD);
-
-    pd_site s = *site;
-    uintptr_t pcs[PD_STACK_MAX];
-    int npcs;
-    take_stack(&s, pcs, &npcs);
-
-    pd_block_info evict[EVICT_MAX];
-    pthread_mutex_lock(&lock);
-    if (npcs)
-        s.stack = pd_depot_put(pcs, npcs);
-    uint32_t idx = pd_reg_lookup(b->addr);
+        VALGRIND_MAKE_MEM_NOACCESS(user - PD_GUARD, PD_GUARD + e->b.size + e->b.rear);
+    /* Since 3.12 a subinterpreter may have its own obmalloc state; we no
+     * longer free into it, but keep its blocks out of the main FIFOs so
+     * eviction order stays per interpreter. */
+    if (opts.quarantine_bytes == 0 || e->b.size > opts.quarantine_bytes / 4 ||
+        (s->subinterp && d != PD_RAW)) {
+        pd_heap_release(e);
+        return 0;
+    }
+    quar_push(d, e);
     int n = 0;
-    /* Another thread may have freed it since our lookup: leave it be. */
-    if (idx && pd_reg_entry(idx)->b.state == PD_LIVE &&
-        pd_reg_entry(idx)->b.serial == b->serial) {
-        memcpy(pd_reg_entry(idx)->b.type_words, typed.type_words, sizeof typed.type_words);
-        n = retire_locked(idx, &s, caller, evict, EVICT_MAX);
+    if (d != caller)
+        return 0;
+    while (quar[d].bytes > opts.quarantine_bytes) {
+        int r = evict_one(d, &damaged[n]);
+        if (r == 2 && n < max - 1)
+            n++;
     }
-    pthread_mutex_unlock(&lock);
-    for (int i = 0; i < n; i++)
-        release(&evict[i], api, evict[i].addr != b->addr);
-}
-
-/* Look up p (lock taken and released).  Returns 1 and a copy when ours. */
-static int lookup_copy(const void *p, pd_block_info *out)
-{
-    pthread_mutex_lock(&lock);
-    uint32_t idx = pd_reg_lookup((uintptr_t)p);
-    if (idx)
-        *out = pd_reg_entry(idx)->b;
-    pthread_mutex_unlock(&lock);
-    return idx != 0;
-}
-
-static void count_foreign(pd_domain d)
-{
-    pthread_mutex_lock(&lock);
-    stats.dom[d].foreign_frees++;
-    pthread_mutex_unlock(&lock);
-}
-
-/* The common case, under one lock: our live block, freed through its own
- * domain, guards intact.  Returns the number of evictions to release, or
- * -1 when the slow path must look at the block. */
-static int free_fast(pd_domain d, void *p, pd_site *s, const uintptr_t *pcs, int npcs,
-                     pd_block_info *evict)
-{
-    int n = -1;
-    pthread_mutex_lock(&lock);
-    uint32_t idx = pd_reg_lookup((uintptr_t)p);
-    if (idx) {
-        pd_entry *e = pd_reg_entry(idx);
-        if (e->b.state == PD_LIVE && e->b.domain == d && guards_intact(p, e->b.size)) {
-            save_type_words(&e->b);
-            memset(p, PD_FILL_FREED, e->b.size);
-            if (npcs)
-                s->stack = pd_depot_put(pcs, npcs);
-            n = retire_locked(idx, s, d, evict, EVICT_MAX);
-        }
-    }
-    pthread_mutex_unlock(&lock);
     return n;
+}
+
+static void report_evicted(const evicted_bad *v, int n, const char *api)
+{
+    for (int i = 0; i < n; i++) {
+        pd_bug bug;
+        bug_init(&bug, PD_BUG_WRITE_AFTER_FREE, api, (void *)v[i].b.addr, NULL);
+        bug.have_block = 1;
+        bug.block = v[i].b;
+        bug.have_damage = 1;
+        bug.dmg_offset = v[i].off;
+        bug.dmg_len = v[i].len;
+        bug.nfound = v[i].nfound;
+        memcpy(bug.found, v[i].found, v[i].nfound);
+        bug.expected = v[i].expected;
+        snprintf(bug.detail, sizeof bug.detail,
+                 "found when the block left the quarantine");
+        raise_bug(&bug);
+    }
 }
 
 void pd_free(pd_domain d, void *p, const pd_site *site)
 {
     if (p == NULL)
         return;
-    if (!opts.valgrind) {
-        pd_site s = *site;
-        uintptr_t pcs[PD_STACK_MAX];
-        int npcs;
-        take_stack(&s, pcs, &npcs);
-        pd_block_info evict[EVICT_MAX];
-        int n = free_fast(d, p, &s, pcs, npcs, evict);
-        for (int i = 0; i < n; i++)
-            release(&evict[i], free_apis[d], evict[i].addr != (uintptr_t)p);
-        if (n >= 0)
-            return;
-    }
     const char *api = free_apis[d];
+    pd_site s = *site;
+    uintptr_t pcs[PD_STACK_MAX];
+    int npcs;
+    take_stack(&s, pcs, &npcs);
+    evicted_bad damaged[EVICT_MAX];
+
+    pthread_mutex_lock(&lock);
+    pd_entry *e = NULL;
+    pd_where w = pd_heap_lookup((uintptr_t)p, &e);
+    if (w == PD_EXACT && e->b.state == PD_LIVE && e->b.domain == d && !opts.valgrind &&
+        guards_intact(&e->b)) {
+        /* The common case, under one lock. */
+        if (npcs)
+            s.stack = pd_depot_put(pcs, npcs);
+        int n = retire_locked(e, d, &s, damaged, EVICT_MAX);
+        pthread_mutex_unlock(&lock);
+        report_evicted(damaged, n, api);
+        return;
+    }
     pd_block_info b;
-    if (!lookup_copy(p, &b)) {
-        if (unknown_pointer(d, p, api, site)) {
-            count_foreign(d);
+    if (e)
+        b = e->b;
+    if (w == PD_NOT_OURS)
+        stats.dom[d].foreign_frees++;
+    pthread_mutex_unlock(&lock);
+
+    if (w != PD_EXACT) {
+        if (unknown_pointer(w, &b, p, api, site))
             under[d].free(under[d].ctx, p);
-        }
+        else if (w == PD_NOT_OURS)
+            stats.dom[d].foreign_frees--; /* it was a bug, not foreign */
         return;
     }
     pd_bug bug;
@@ -531,7 +588,17 @@ void pd_free(pd_domain d, void *p, const pd_site *site)
         raise_bug(&bug);
     }
     check_guards(&b, api, site);
-    finish_free(d, &b, site, api);
+    pthread_mutex_lock(&lock);
+    int n = 0;
+    /* Still the same live block (no other thread freed it meanwhile)? */
+    if (pd_heap_lookup((uintptr_t)p, &e) == PD_EXACT && e->b.state == PD_LIVE &&
+        e->b.serial == b.serial) {
+        if (npcs)
+            s.stack = pd_depot_put(pcs, npcs);
+        n = retire_locked(e, d, &s, damaged, EVICT_MAX);
+    }
+    pthread_mutex_unlock(&lock);
+    report_evicted(damaged, n, api);
 }
 
 void *pd_realloc(pd_domain d, void *p, size_t n, const pd_site *site)
@@ -540,8 +607,14 @@ void *pd_realloc(pd_domain d, void *p, size_t n, const pd_site *site)
         return pd_malloc(d, n, 0, site);
     const char *api = realloc_apis[d];
     pd_block_info b;
-    if (!lookup_copy(p, &b)) {
-        if (unknown_pointer(d, p, api, site))
+    pthread_mutex_lock(&lock);
+    pd_entry *e = NULL;
+    pd_where w = pd_heap_lookup((uintptr_t)p, &e);
+    if (e)
+        b = e->b;
+    pthread_mutex_unlock(&lock);
+    if (w != PD_EXACT) {
+        if (unknown_pointer(w, &b, p, api, site))
             return under[d].realloc(under[d].ctx, p, n); /* stays foreign */
         return NULL;
     }
@@ -565,16 +638,21 @@ void *pd_realloc(pd_domain d, void *p, size_t n, const pd_site *site)
     check_guards(&b, api, site);
     /* Always move: a stale pointer to the old block then hits a
      * quarantined, pattern-filled block instead of live data. */
-    void *q = pd_malloc((pd_domain)b.domain, n, 0, site);
+    unsigned char *q = pd_malloc((pd_domain)b.domain, n, 0, site);
     if (q == NULL)
         return NULL;
     if (opts.valgrind)
         VALGRIND_MAKE_MEM_DEFINED(p, b.size);
     memcpy(q, p, n < b.size ? n : b.size);
+    evicted_bad damaged[EVICT_MAX];
+    int nd = 0;
     pthread_mutex_lock(&lock);
     stats.dom[b.domain].reallocs++;
+    if (pd_heap_lookup((uintptr_t)p, &e) == PD_EXACT && e->b.state == PD_LIVE &&
+        e->b.serial == b.serial)
+        nd = retire_locked(e, d, site, damaged, EVICT_MAX);
     pthread_mutex_unlock(&lock);
-    finish_free(d, &b, site, api);
+    report_evicted(damaged, nd, api);
     return q;
 }
 
@@ -582,23 +660,12 @@ void *pd_realloc(pd_domain d, void *p, size_t n, const pd_site *site)
 
 int pd_find_block(uintptr_t addr, int interior, pd_block_info *out)
 {
-    int found = 0;
     pthread_mutex_lock(&lock);
-    uint32_t idx = pd_reg_lookup(addr);
-    if (idx) {
-        *out = pd_reg_entry(idx)->b;
-        found = 1;
-    } else if (interior && addr >= lowest && addr < highest) {
-        uint32_t high = pd_reg_high();
-        for (uint32_t i = 1; i < high; i++) {
-            pd_entry *e = pd_reg_entry(i);
-            if (e->b.addr && addr >= e->b.addr && addr < e->b.addr + e->b.size) {
-                *out = e->b;
-                found = 1;
-                break;
-            }
-        }
-    }
+    pd_entry *e;
+    pd_where w = pd_heap_lookup(addr, &e);
+    int found = w == PD_EXACT || (interior && w == PD_INTERIOR);
+    if (found)
+        *out = e->b;
     pthread_mutex_unlock(&lock);
     return found;
 }
@@ -607,22 +674,11 @@ int pd_find_block_try(uintptr_t addr, pd_block_info *out)
 {
     if (pthread_mutex_trylock(&lock) != 0)
         return 0;
-    int found = 0;
-    uint32_t idx = pd_reg_lookup(addr);
-    if (idx) {
-        *out = pd_reg_entry(idx)->b;
-        found = 1;
-    } else if (addr >= lowest && addr < highest + PD_GUARD) {
-        uint32_t high = pd_reg_high();
-        for (uint32_t i = 1; i < high && !found; i++) {
-            pd_entry *e = pd_reg_entry(i);
-            if (e->b.addr && addr + PD_GUARD >= e->b.addr &&
-                addr < e->b.addr + e->b.size + PD_GUARD) {
-                *out = e->b;
-                found = 1;
-            }
-        }
-    }
+    pd_entry *e;
+    pd_where w = pd_heap_lookup(addr, &e);
+    int found = w == PD_EXACT || w == PD_INTERIOR;
+    if (found)
+        *out = e->b;
     pthread_mutex_unlock(&lock);
     return found;
 }
@@ -633,40 +689,64 @@ uint64_t pd_serial_of(const void *p)
      * pre-header (32 bytes) in its block. */
     uint64_t s = 0;
     pthread_mutex_lock(&lock);
-    for (uintptr_t back = 0; back <= 32 && s == 0; back += 16) {
-        uint32_t idx = pd_reg_lookup((uintptr_t)p - back);
-        if (idx && pd_reg_entry(idx)->b.state == PD_LIVE)
-            s = pd_reg_entry(idx)->b.serial;
+    pd_entry *e;
+    pd_where w = pd_heap_lookup((uintptr_t)p, &e);
+    if ((w == PD_EXACT || w == PD_INTERIOR) && e->b.state == PD_LIVE) {
+        uintptr_t back = (uintptr_t)p - e->b.addr;
+        if (back == 0 || back == 16 || back == 32)
+            s = e->b.serial;
     }
     pthread_mutex_unlock(&lock);
     return s;
 }
 
+/* Re-check one block under the lock (it may have changed since it was
+ * copied) and report it if it is still damaged. */
+static size_t recheck(const pd_block_info *seen)
+{
+    pd_block_info b;
+    pthread_mutex_lock(&lock);
+    pd_entry *e;
+    int same = pd_heap_lookup(seen->addr, &e) == PD_EXACT && e->b.serial == seen->serial &&
+               e->b.state == seen->state;
+    if (same)
+        b = e->b;
+    pthread_mutex_unlock(&lock);
+    if (!same)
+        return 0;
+    return (size_t)(b.state == PD_LIVE ? check_guards(&b, "pydebug.check_heap", NULL)
+                                       : check_freed(&b, "pydebug.check_heap", NULL));
+}
+
 size_t pd_check_heap(void)
 {
-    /* Copy the registry out in chunks so checks run without the lock. */
+    /* Copy entries out in chunks; check each block's bytes under the lock,
+     * report (which takes the lock again) after dropping it. */
     size_t damaged = 0;
-    uint32_t i = 1;
-    pd_block_info chunk[256];
-    for (;;) {
-        int n = 0;
+    uint64_t cursor = 0;
+    static pd_block_info chunk[512];
+    do {
+        pd_block_info bad[512];
+        int nbad = 0;
         pthread_mutex_lock(&lock);
-        uint32_t high = pd_reg_high();
-        for (; i < high && n < 256; i++) {
-            pd_entry *e = pd_reg_entry(i);
-            if (e->b.addr)
-                chunk[n++] = e->b;
+        int n = pd_heap_walk(&cursor, chunk, 512);
+        for (int k = 0; k < n; k++) {
+            const pd_block_info *b = &chunk[k];
+            const unsigned char *user = (const unsigned char *)b->addr;
+            size_t off, len;
+            if (opts.valgrind)
+                VALGRIND_MAKE_MEM_DEFINED(user - PD_GUARD, PD_GUARD + b->size + b->rear);
+            int ok = guards_intact(b) &&
+                     (b->state == PD_LIVE || !find_damage(user, b->size, PD_FILL_FREED, &off, &len));
+            if (opts.valgrind && b->state == PD_QUARANTINED)
+                VALGRIND_MAKE_MEM_NOACCESS(user - PD_GUARD, PD_GUARD + b->size + b->rear);
+            if (!ok)
+                bad[nbad++] = *b;
         }
         pthread_mutex_unlock(&lock);
-        if (n == 0)
-            break;
-        for (int k = 0; k < n; k++) {
-            if (chunk[k].state == PD_LIVE)
-                damaged += (size_t)check_guards(&chunk[k], "pydebug.check_heap", NULL);
-            else
-                damaged += (size_t)check_freed(&chunk[k], "pydebug.check_heap", NULL);
-        }
-    }
+        for (int k = 0; k < nbad; k++)
+            damaged += recheck(&bad[k]);
+    } while (cursor != 0);
     return damaged;
 }
 
@@ -677,11 +757,20 @@ void pd_get_stats(pd_stats *out)
     out->quarantine_blocks = 0;
     out->quarantine_bytes = 0;
     for (int d = 0; d < PD_NDOMAINS; d++) {
-        out->quarantine_blocks += pd_quar_count((pd_domain)d);
-        out->quarantine_bytes += pd_quar_bytes((pd_domain)d);
+        out->quarantine_blocks += quar[d].count;
+        out->quarantine_bytes += quar[d].bytes;
     }
     out->quarantine_limit = opts.quarantine_bytes;
-    out->registry_bytes = pd_reg_bytes();
+    uint64_t lb, lbytes;
+    pd_heap_totals(&out->arenas, &out->heap_bytes, &lb, &lbytes, &out->registry_bytes);
     pthread_mutex_unlock(&lock);
     out->errors = atomic_load(&errors);
+}
+
+int pd_core_classes(pd_class_stats *out, int max)
+{
+    pthread_mutex_lock(&lock);
+    int n = pd_heap_classes(out, max);
+    pthread_mutex_unlock(&lock);
+    return n;
 }

@@ -6,11 +6,12 @@
  * glue (src/py) installs it as the PEP 445 hooks, captures allocation sites
  * and tells the core how to describe Python-level things in reports.
  *
- * Block layout (user pointer p, requested size n):
+ * Block layout (user pointer p, requested size n), in slots of the
+ * core's own heap (pd_heap.h):
  *
- *     base            p                 p+n
- *     | front guard   | user bytes       | rear guard    |
- *       PD_GUARD bytes  n bytes            PD_GUARD bytes
+ *     slot            p                 p+n
+ *     | hdr | guard   | user bytes       | rear guard    |
+ *       16    16        n bytes            16..64 bytes
  *
  * Guards hold PD_FILL_GUARD.  Fresh user bytes hold PD_FILL_FRESH (calloc:
  * zero); freed user bytes hold PD_FILL_FREED while the block sits in the
@@ -36,7 +37,8 @@
 
 typedef enum { PD_RAW = 0, PD_MEM = 1, PD_OBJ = 2, PD_NDOMAINS = 3 } pd_domain;
 
-/* Same shape as PyMemAllocatorEx, so the glue can pass it through. */
+/* Same shape as PyMemAllocatorEx.  Blocks are never taken from it: it
+ * frees (and reallocates) the foreign blocks allocated before our hooks. */
 typedef struct {
     void *ctx;
     void *(*malloc)(void *ctx, size_t size);
@@ -71,6 +73,7 @@ typedef struct {
     uint64_t serial;
     uint8_t domain;
     uint8_t state;
+    uint32_t rear;        /* bytes of rear guard after the user bytes */
     pd_site alloc;
     pd_site free;
     /* Object blocks: the words where ob_type sits for a plain object, a GC
@@ -90,6 +93,7 @@ typedef struct {
     pd_on_error on_error;
     int report_fd;           /* JSON lines, -1 = none */
     int valgrind;            /* mark guards with client requests */
+    size_t heap_bytes;       /* address space reserved for the heap */
 } pd_options;
 
 /* Lifecycle ------------------------------------------------------------ */
@@ -131,8 +135,16 @@ typedef struct {
     pd_domain_stats dom[PD_NDOMAINS];
     uint64_t quarantine_blocks, quarantine_bytes, quarantine_limit;
     uint64_t errors;
-    uint64_t registry_bytes;
+    uint64_t registry_bytes;  /* our metadata */
+    uint64_t arenas, heap_bytes;
 } pd_stats;
+
+/* Per size class of the heap (see pd_heap.h), for PYTHONMALLOCSTATS. */
+typedef struct pd_class_stats pd_class_stats;
+int pd_core_classes(pd_class_stats *out, int max);
+/* Called, with the core lock held, each time the heap commits an arena:
+ * must not allocate through the hooks. */
+void pd_core_set_arena_hook(void (*hook)(void));
 
 void pd_get_stats(pd_stats *out);
 uint64_t pd_error_count(void);

@@ -2,6 +2,7 @@
 #include <Python.h>
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "pd_codes.h"
 #include "pd_hooks.h"
 #include "pd_pyframe.h"
+#include "../core/pd_heap.h"
 #include "../core/pd_report.h"
 #include "../core/pd_stack.h"
 #include "../core/pd_sys.h"
@@ -23,7 +25,6 @@ PyAPI_FUNC(int) _PyObject_DebugMallocStats(FILE *out);
 static pd_config config;
 static int installed;
 static PyMemAllocatorEx previous[PD_NDOMAINS];
-static PyObjectArenaAllocator previous_arena;
 
 const pd_config *pd_hooks_config(void) { return &config; }
 int pd_hooks_installed(void) { return installed; }
@@ -121,6 +122,9 @@ int pd_config_parse(pd_config *cfg, int argc, char **argv)
     const char *ms = getenv("PYTHONMALLOCSTATS");
     cfg->mallocstats = ms != NULL && *ms != '\0';
     cfg->core.valgrind = getenv("PYDEBUG_VALGRIND") != NULL;
+    /* Address space only; pages are committed as the heap grows.  Kept
+     * smaller under valgrind, which maps its own shadow of it. */
+    cfg->core.heap_bytes = (size_t)(cfg->core.valgrind ? 8 : 64) << 30;
 
     /* Walk the interpreter options exactly as far as Python does: they end
      * at -c, -m, "-", "--" or the script name. */
@@ -136,7 +140,7 @@ int pd_config_parse(pd_config *cfg, int argc, char **argv)
         for (int j = 1; a[j]; j++) {
             char c = a[j];
             if (c == 'c' || c == 'm')
-                return 0;
+                goto done;
             if (c == 'W' || c == 'X') {
                 const char *v = a[j + 1] ? a + j + 1 : (i + 1 < argc ? argv[++i] : NULL);
                 if (c == 'X' && v && x_option(cfg, v) < 0)
@@ -145,6 +149,11 @@ int pd_config_parse(pd_config *cfg, int argc, char **argv)
             }
         }
     }
+done:
+    /* With the debug allocator off, pymalloc prints its own statistics if
+     * CPython is told to before it pre-initializes. */
+    if (!cfg->enabled && cfg->mallocstats)
+        setenv("PYTHONMALLOCSTATS", "1", 1);
     return 0;
 }
 
@@ -163,11 +172,17 @@ static void capture(pd_site *s, void *ret, const void *sp)
 
 #define DOMAIN(ctx) ((pd_domain)(uintptr_t)(ctx))
 
+static int stats_on_arena;
+static void maybe_print_arena_stats(void);
+
 static void *pd_hook_malloc(void *ctx, size_t n)
 {
     pd_site s;
     capture(&s, __builtin_return_address(0), &s);
-    return pd_malloc(DOMAIN(ctx), n, 0, &s);
+    void *p = pd_malloc(DOMAIN(ctx), n, 0, &s);
+    if (stats_on_arena)
+        maybe_print_arena_stats();
+    return p;
 }
 
 static void *pd_hook_calloc(void *ctx, size_t nelem, size_t elsize)
@@ -195,29 +210,48 @@ static void pd_hook_free(void *ctx, void *p)
     pd_free(DOMAIN(ctx), p, &s);
 }
 
-/* Statistics -------------------------------------------------------------- */
+/* Statistics --------------------------------------------------------------
+ * Under python-debug every block lives in our heap, so PYTHONMALLOCSTATS
+ * shows our size classes in the table shape pymalloc prints (a "pool" is
+ * one of our 64 KiB slabs), then the per-domain counts. */
+
+static void print_heap_classes(void)
+{
+    pd_class_stats cls[64];
+    int n = pd_core_classes(cls, 64);
+    pd_stats st;
+    pd_get_stats(&st);
+    fprintf(stderr, "Small block threshold = 32768, in %d size classes (python-debug heap).\n\n", n);
+    fprintf(stderr, "class   size   num pools   blocks in use  avail blocks\n");
+    fprintf(stderr, "-----   ----   ---------   -------------  ------------\n");
+    uint64_t in_use_bytes = 0;
+    for (int i = 0; i < n; i++) {
+        fprintf(stderr, "%5d %6u %11u %15llu %13llu\n", i, cls[i].size, cls[i].slabs,
+                (unsigned long long)cls[i].in_use, (unsigned long long)cls[i].avail);
+        in_use_bytes += cls[i].in_use * cls[i].size;
+    }
+    fprintf(stderr, "\n# times object malloc called       = %21llu\n",
+            (unsigned long long)st.dom[PD_OBJ].allocs);
+    fprintf(stderr, "# arenas allocated current         = %21llu\n", (unsigned long long)st.arenas);
+    fprintf(stderr, "%llu arenas * %d bytes/arena     = %21llu\n", (unsigned long long)st.arenas,
+            1 << 20, (unsigned long long)st.heap_bytes);
+    fprintf(stderr, "# bytes in allocated slots         = %21llu\n", (unsigned long long)in_use_bytes);
+    fprintf(stderr, "# bytes of metadata (out of band)  = %21llu\n",
+            (unsigned long long)st.registry_bytes);
+}
 
 void pd_hooks_print_stats(void)
 {
-    if (installed && config.pymalloc_off == 0) {
-        /* pymalloc prints only while it is the object allocator itself:
-         * put it back for the duration of the call. */
-        PyMemAllocatorEx ours;
-        PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &ours);
-        PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &previous[PD_OBJ]);
-        _PyObject_DebugMallocStats(stderr);
-        PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &ours);
-    } else if (!installed) {
-        _PyObject_DebugMallocStats(stderr);
-    }
-    fflush(stderr);
     if (!installed) {
+        _PyObject_DebugMallocStats(stderr);
         fprintf(stderr, "python-debug: debug allocator off (-X malloc=off)\n");
+        fflush(stderr);
         return;
     }
+    print_heap_classes();
     pd_stats st;
     pd_get_stats(&st);
-    fprintf(stderr, "\npython-debug allocator (guards %d bytes each side, out-of-band registry)\n",
+    fprintf(stderr, "\npython-debug allocator (guards of %d+ bytes each side, out-of-band metadata)\n",
             PD_GUARD);
     fprintf(stderr, "domain    blocks in use   bytes in use     peak bytes       allocs        frees     reallocs  foreign frees\n");
     fprintf(stderr, "------  -------------  -------------  -------------  -----------  -----------  -----------  -------------\n");
@@ -232,24 +266,23 @@ void pd_hooks_print_stats(void)
     fprintf(stderr, "# quarantine: %llu blocks, %llu bytes (limit %llu bytes per domain)\n",
             (unsigned long long)st.quarantine_blocks, (unsigned long long)st.quarantine_bytes,
             (unsigned long long)st.quarantine_limit);
-    fprintf(stderr, "# registry: %llu bytes of our own tables\n",
-            (unsigned long long)st.registry_bytes);
     fprintf(stderr, "# errors reported: %llu\n", (unsigned long long)st.errors);
     fflush(stderr);
 }
 
-/* PYTHONMALLOCSTATS prints at each new arena, as pymalloc does. */
-static void *arena_alloc(void *ctx, size_t size)
-{
-    (void)ctx;
-    pd_hooks_print_stats();
-    return previous_arena.alloc(previous_arena.ctx, size);
-}
+/* The heap tells us (lock held) that it committed an arena; we print
+ * after the allocation that caused it, outside the lock. */
+static atomic_uint arenas_seen, arenas_printed;
 
-static void arena_free(void *ctx, void *p, size_t size)
+static void on_new_arena(void) { atomic_fetch_add(&arenas_seen, 1); }
+
+static void maybe_print_arena_stats(void)
 {
-    (void)ctx;
-    previous_arena.free(previous_arena.ctx, p, size);
+    unsigned seen = atomic_load(&arenas_seen);
+    if (seen != atomic_load(&arenas_printed)) {
+        atomic_store(&arenas_printed, seen);
+        pd_hooks_print_stats();
+    }
 }
 
 /* Modules ------------------------------------------------------------------ */
@@ -288,20 +321,24 @@ void pd_hooks_install(const pd_config *cfg)
     void *warm[4];
     pd_stack_capture(warm, 4, 0);
 
-    if (cfg->mallocstats) {
-        PyObject_GetArenaAllocator(&previous_arena);
-        PyObjectArenaAllocator a = {NULL, arena_alloc, arena_free};
-        PyObject_SetArenaAllocator(&a);
+    if (!cfg->enabled) {
+        if (cfg->pymalloc_off) {
+            /* What --without-pymalloc gives: objects on the raw allocator. */
+            PyMemAllocatorEx raw;
+            PyMem_GetAllocator(PYMEM_DOMAIN_RAW, &raw);
+            PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &raw);
+        }
+        return; /* pymalloc prints its own statistics (see pd_config_parse) */
     }
-    if (!cfg->enabled)
-        return;
     pd_core_init(&cfg->core);
+    if (cfg->mallocstats) {
+        pd_core_set_arena_hook(on_new_arena);
+        stats_on_arena = 1;
+    }
     static const PyMemAllocatorDomain doms[] = {PYMEM_DOMAIN_RAW, PYMEM_DOMAIN_MEM,
                                                 PYMEM_DOMAIN_OBJ};
     for (int d = 0; d < PD_NDOMAINS; d++)
         PyMem_GetAllocator(doms[d], &previous[d]);
-    if (cfg->pymalloc_off)
-        previous[PD_OBJ] = previous[PD_RAW]; /* what --without-pymalloc gives */
     for (int d = 0; d < PD_NDOMAINS; d++) {
         pd_underlying u = {previous[d].ctx, previous[d].malloc, previous[d].calloc,
                            previous[d].realloc, previous[d].free};

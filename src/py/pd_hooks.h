@@ -10,7 +10,9 @@
 typedef struct {
     pd_options core;
     int enabled;       /* -X malloc=off turns the debug allocator off */
-    int pymalloc_off;  /* -X pymalloc=off: object domain on the system allocator */
+    int pymalloc_off;  /* -X pymalloc=off with malloc=off: objects on the system
+                        * allocator (with the debug allocator on, no block ever
+                        * goes to pymalloc) */
     int mallocstats;   /* PYTHONMALLOCSTATS / -X mallocstats */
     int crash;         /* install the fatal-signal reporter */
 } pd_config;

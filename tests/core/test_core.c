@@ -10,7 +10,7 @@
 #include <pthread.h>
 
 #include "../../src/core/pd_core.h"
-#include "../../src/core/pd_registry.h"
+#include "../../src/core/pd_heap.h"
 
 static int failures, passes;
 #define CHECK(cond) do { if (cond) passes++; else { failures++; \
@@ -56,30 +56,29 @@ static void expect(const char *want)
     }
 }
 
-static void test_registry(void)
+static void test_heap(void)
 {
-    /* Insert, look up and remove many addresses, in an order that makes
-     * long probe runs, and check lookups after backward-shift deletion. */
-    enum { N = 200000 };
-    uint32_t *idx = malloc(N * sizeof *idx);
-    for (uintptr_t i = 0; i < N; i++)
-        idx[i] = pd_reg_insert(0x100000 + i * 16);
+    /* Lookups by arithmetic: exact, interior, outside; many sizes. */
+    char *blocks[400];
+    for (int i = 0; i < 400; i++)
+        blocks[i] = pd_malloc(PD_MEM, (size_t)(i * 97 % 70000), 0, &site0);
     int ok = 1;
-    for (uintptr_t i = 0; i < N; i++)
-        ok &= pd_reg_lookup(0x100000 + i * 16) == idx[i];
+    for (int i = 0; i < 400; i++) {
+        pd_block_info b;
+        ok &= pd_find_block((uintptr_t)blocks[i], 0, &b) && b.addr == (uintptr_t)blocks[i] &&
+              b.size == (size_t)(i * 97 % 70000) && ((uintptr_t)blocks[i] % 16) == 0;
+        if (b.size > 2)
+            ok &= pd_find_block((uintptr_t)blocks[i] + b.size - 1, 1, &b) &&
+                  b.addr == (uintptr_t)blocks[i];
+    }
     CHECK(ok);
-    for (uintptr_t i = 0; i < N; i += 3)
-        pd_reg_remove(idx[i]);
-    ok = 1;
-    for (uintptr_t i = 0; i < N; i++)
-        ok &= (i % 3 == 0) ? pd_reg_lookup(0x100000 + i * 16) == 0
-                           : pd_reg_lookup(0x100000 + i * 16) == idx[i];
-    CHECK(ok);
-    for (uintptr_t i = 0; i < N; i++)
-        if (i % 3)
-            pd_reg_remove(idx[i]);
-    CHECK(pd_reg_lookup(0x100000 + 16) == 0);
-    free(idx);
+    static char outside[64];
+    pd_block_info b;
+    CHECK(!pd_find_block((uintptr_t)outside, 1, &b));
+    for (int i = 0; i < 400; i++)
+        pd_free(PD_MEM, blocks[i], &site0);
+    CHECK(pd_check_heap() == 0);
+    expect("");
 }
 
 static void test_clean(void)
@@ -196,13 +195,14 @@ int main(void)
     report_fd = mkstemp(report_path);
     unlink(report_path);
     pd_options o = {.quarantine_bytes = 256 << 10, .stacks = 0,
-                    .on_error = PD_ON_ERROR_CONTINUE, .report_fd = report_fd};
+                    .on_error = PD_ON_ERROR_CONTINUE, .report_fd = report_fd,
+                    .heap_bytes = (size_t)4 << 30};
     pd_core_init(&o);
     pd_underlying u = {NULL, u_malloc, u_calloc, u_realloc, u_free};
     for (int d = 0; d < PD_NDOMAINS; d++)
         pd_core_set_underlying((pd_domain)d, &u);
 
-    test_registry();
+    test_heap();
     test_clean();
     test_bugs();
     test_quarantine_eviction_detects();

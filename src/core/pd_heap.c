@@ -1,0 +1,294 @@
+/* pd_heap.c - see pd_heap.h. */
+#define _GNU_SOURCE
+#include "pd_heap.h"
+
+#include <string.h>
+#include <sys/mman.h>
+
+#include "pd_sys.h"
+
+#define SLAB_SHIFT 16
+#define SLAB_SIZE ((size_t)1 << SLAB_SHIFT)
+#define ARENA_SIZE ((size_t)1 << 20)
+#define MAX_SMALL 32768
+#define NCLASSES 48
+
+enum { SLAB_UNUSED = 0, SLAB_SMALL, SLAB_LARGE, SLAB_CONT };
+
+typedef struct {
+    uint8_t kind;
+    uint8_t cls;
+    uint32_t back;       /* SLAB_CONT: distance to the span's head */
+    uint32_t nslabs;     /* SLAB_LARGE: span length */
+    uint32_t slot_size;
+    uint32_t nslots;
+    uint32_t next_free;  /* SLAB_LARGE on the free-span list: next head + 1 */
+    pd_entry *meta;
+} slab_desc;
+
+static uintptr_t heap_lo;
+static size_t reserve, committed, bump;
+static slab_desc *slabs;
+
+static uint32_t class_size[NCLASSES];
+static int nclasses;
+static uint8_t class_of_16th[MAX_SMALL / 16 + 1]; /* (total+15)/16 -> class */
+static void *free_slots[NCLASSES];
+static uint32_t class_slabs[NCLASSES];
+static uint64_t class_in_use[NCLASSES], class_avail[NCLASSES];
+
+static uint32_t large_free_head; /* slab index + 1 */
+static uint64_t large_blocks, large_bytes, meta_bytes;
+
+static void build_classes(void)
+{
+    /* 48..128 by 16, then four steps per doubling up to 32 KiB. */
+    for (uint32_t s = 48; s <= 128; s += 16)
+        class_size[nclasses++] = s;
+    for (uint32_t base = 128; base < MAX_SMALL; base *= 2)
+        for (uint32_t k = 1; k <= 4; k++)
+            class_size[nclasses++] = base + k * base / 4;
+    int c = 0;
+    for (size_t i = 0; i <= MAX_SMALL / 16; i++) {
+        while (class_size[c] < i * 16)
+            c++;
+        class_of_16th[i] = (uint8_t)c;
+    }
+}
+
+int pd_heap_init(size_t reserve_bytes)
+{
+    reserve = reserve_bytes & ~(ARENA_SIZE - 1);
+    void *p = mmap(NULL, reserve, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return -1;
+    heap_lo = (uintptr_t)p;
+    size_t nslabs = reserve >> SLAB_SHIFT;
+    void *d = mmap(NULL, nslabs * sizeof(slab_desc), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (d == MAP_FAILED)
+        return -1;
+    slabs = d;
+    build_classes();
+    return 0;
+}
+
+/* Take n slabs from the top of the heap, committing arenas as needed. */
+static uintptr_t take_slabs(size_t n, int *fresh_arena)
+{
+    size_t need = n << SLAB_SHIFT;
+    if (bump + need > reserve)
+        return 0;
+    while (bump + need > committed) {
+        if (mprotect((void *)(heap_lo + committed), ARENA_SIZE, PROT_READ | PROT_WRITE) != 0)
+            return 0;
+        committed += ARENA_SIZE;
+        *fresh_arena = 1;
+    }
+    uintptr_t p = heap_lo + bump;
+    bump += need;
+    return p;
+}
+
+static slab_desc *desc_of(uintptr_t p)
+{
+    slab_desc *d = &slabs[(p - heap_lo) >> SLAB_SHIFT];
+    return d->kind == SLAB_CONT ? d - d->back : d;
+}
+
+static uintptr_t slab_base(const slab_desc *d)
+{
+    return heap_lo + ((uintptr_t)(d - slabs) << SLAB_SHIFT);
+}
+
+static int new_slab(int c, int *fresh_arena)
+{
+    uintptr_t base = take_slabs(1, fresh_arena);
+    if (base == 0)
+        return -1;
+    slab_desc *d = desc_of(base);
+    d->kind = SLAB_SMALL;
+    d->cls = (uint8_t)c;
+    d->slot_size = class_size[c];
+    d->nslots = (uint32_t)(SLAB_SIZE / class_size[c]);
+    size_t mb = d->nslots * sizeof(pd_entry);
+    d->meta = pd_sys_map(mb);
+    meta_bytes += mb;
+    /* Push in reverse so the lowest slot is handed out first. */
+    for (uint32_t i = d->nslots; i-- > 0;) {
+        void **slot = (void **)(base + (uintptr_t)i * d->slot_size);
+        *slot = free_slots[c];
+        free_slots[c] = slot;
+    }
+    class_slabs[c]++;
+    class_avail[c] += d->nslots;
+    return 0;
+}
+
+static void *alloc_small(size_t total, pd_entry **entry, int *fresh_arena)
+{
+    int c = class_of_16th[(total + 15) / 16];
+    if (free_slots[c] == NULL && new_slab(c, fresh_arena) < 0)
+        return NULL;
+    void **slot = free_slots[c];
+    free_slots[c] = *slot;
+    class_avail[c]--;
+    class_in_use[c]++;
+    slab_desc *d = desc_of((uintptr_t)slot);
+    uint32_t i = (uint32_t)(((uintptr_t)slot - slab_base(d)) / d->slot_size);
+    *entry = &d->meta[i];
+    return slot;
+}
+
+static void *alloc_large(size_t total, pd_entry **entry, int *fresh_arena)
+{
+    size_t n = (total + SLAB_SIZE - 1) >> SLAB_SHIFT;
+    /* First fit among freed spans of exactly this length; else new. */
+    uint32_t *link = &large_free_head;
+    slab_desc *d = NULL;
+    while (*link) {
+        slab_desc *cand = &slabs[*link - 1];
+        if (cand->nslabs == n) {
+            *link = cand->next_free;
+            d = cand;
+            break;
+        }
+        link = &cand->next_free;
+    }
+    if (d == NULL) {
+        uintptr_t base = take_slabs(n, fresh_arena);
+        if (base == 0)
+            return NULL;
+        d = desc_of(base);
+        d->kind = SLAB_LARGE;
+        d->nslabs = (uint32_t)n;
+        d->nslots = 1;
+        d->slot_size = 0;
+        d->meta = pd_sys_map(sizeof(pd_entry));
+        meta_bytes += sizeof(pd_entry);
+        for (size_t k = 1; k < n; k++) {
+            d[k].kind = SLAB_CONT;
+            d[k].back = (uint32_t)k;
+        }
+    }
+    d->next_free = 0;
+    large_blocks++;
+    large_bytes += n << SLAB_SHIFT;
+    *entry = d->meta;
+    return (void *)slab_base(d);
+}
+
+void *pd_heap_alloc(size_t n, pd_entry **entry, size_t *slack, int *fresh_arena)
+{
+    if (n > reserve)
+        return NULL;
+    size_t total = PD_FRONT + n + PD_GUARD;
+    size_t slot_size;
+    unsigned char *slot;
+    if (total <= MAX_SMALL) {
+        slot = alloc_small(total, entry, fresh_arena);
+        slot_size = class_size[class_of_16th[(total + 15) / 16]];
+    } else {
+        slot = alloc_large(total, entry, fresh_arena);
+        slot_size = ((total + SLAB_SIZE - 1) >> SLAB_SHIFT) << SLAB_SHIFT;
+    }
+    if (slot == NULL)
+        return NULL;
+    /* Only the fields a live block needs; the rest is written when used. */
+    (*entry)->b.addr = (uintptr_t)(slot + PD_FRONT);
+    (*entry)->b.size = n;
+    *slack = slot_size - PD_FRONT - n;
+    return slot + PD_FRONT;
+}
+
+void pd_heap_release(pd_entry *e)
+{
+    uintptr_t slot = e->b.addr - PD_FRONT;
+    slab_desc *d = desc_of(slot);
+    e->b.state = 0;
+    if (d->kind == SLAB_SMALL) {
+        *(void **)slot = free_slots[d->cls];
+        free_slots[d->cls] = (void *)slot;
+        class_in_use[d->cls]--;
+        class_avail[d->cls]++;
+        return;
+    }
+    /* A large span: give its pages back to the kernel, keep the range. */
+    madvise((void *)slot, (size_t)d->nslabs << SLAB_SHIFT, MADV_DONTNEED);
+    large_blocks--;
+    large_bytes -= (uint64_t)d->nslabs << SLAB_SHIFT;
+    d->next_free = large_free_head;
+    large_free_head = (uint32_t)(d - slabs) + 1;
+}
+
+pd_where pd_heap_lookup(uintptr_t p, pd_entry **entry)
+{
+    if (p < heap_lo || p - heap_lo >= reserve)
+        return PD_NOT_OURS;
+    if (p - heap_lo >= bump)
+        return PD_NO_BLOCK;
+    slab_desc *d = desc_of(p);
+    pd_entry *e;
+    if (d->kind == SLAB_SMALL) {
+        uint32_t i = (uint32_t)((p - slab_base(d)) / d->slot_size);
+        if (i >= d->nslots)
+            return PD_NO_BLOCK;
+        e = &d->meta[i];
+    } else if (d->kind == SLAB_LARGE) {
+        e = d->meta;
+    } else {
+        return PD_NO_BLOCK;
+    }
+    if (e->b.state == 0)
+        return PD_NO_BLOCK;
+    *entry = e;
+    return p == e->b.addr ? PD_EXACT : PD_INTERIOR;
+}
+
+int pd_heap_walk(uint64_t *cursor, pd_block_info *out, int max)
+{
+    uint64_t s = *cursor >> 20, i = *cursor & 0xFFFFF;
+    uint64_t top = bump >> SLAB_SHIFT;
+    int n = 0;
+    for (; s < top; s++, i = 0) {
+        slab_desc *d = &slabs[s];
+        if (d->kind != SLAB_SMALL && d->kind != SLAB_LARGE)
+            continue;
+        for (; i < d->nslots; i++) {
+            if (n == max) {
+                *cursor = (s << 20) | i;
+                return n;
+            }
+            if (d->meta[i].b.state != 0)
+                out[n++] = d->meta[i].b;
+        }
+    }
+    *cursor = 0;
+    return n;
+}
+
+int pd_heap_classes(pd_class_stats *out, int max)
+{
+    int n = 0;
+    for (int c = 0; c < nclasses && n < max; c++) {
+        if (class_slabs[c] == 0)
+            continue;
+        out[n].size = class_size[c];
+        out[n].slabs = class_slabs[c];
+        out[n].in_use = class_in_use[c];
+        out[n].avail = class_avail[c];
+        n++;
+    }
+    return n;
+}
+
+void pd_heap_totals(uint64_t *arenas, uint64_t *committed_bytes, uint64_t *lblocks,
+                    uint64_t *lbytes, uint64_t *mbytes)
+{
+    *arenas = committed / ARENA_SIZE;
+    *committed_bytes = committed;
+    *lblocks = large_blocks;
+    *lbytes = large_bytes;
+    *mbytes = meta_bytes;
+}

@@ -1,0 +1,67 @@
+/* pd_heap.h - the memory every debug block lives in, and its metadata.
+ *
+ * One large address range is reserved at start (PROT_NONE, no swap
+ * reserved) and committed an arena (1 MiB) at a time.  It is cut into
+ * slabs of 64 KiB; a slab holds slots of one size class, or is part of one
+ * large block's span.  Because all our blocks are in that range:
+ *
+ *   - "is this pointer ours?" is two comparisons, never a read of memory
+ *     we do not own; anything outside is foreign (allocated before our
+ *     hooks) or a bug;
+ *   - a block's metadata is found by arithmetic: slab = offset >> 16, slot
+ *     = (p - slab) / slot size, entry = slab's metadata array[slot]; an
+ *     interior pointer finds its block the same way.
+ *
+ * A slot: [16 bytes unused header][16 guard][user bytes][guard to the end
+ * of the slot, at least 16].  The metadata arrays are mapped apart from
+ * the slots, so wild writes into the heap cannot corrupt them.
+ *
+ * Not thread-safe by itself: pd_alloc.c holds the core lock around every
+ * call. */
+#ifndef PD_HEAP_H
+#define PD_HEAP_H
+
+#include "pd_core.h"
+
+#define PD_FRONT 32 /* slot start -> user pointer */
+
+typedef struct pd_entry {
+    pd_block_info b;        /* b.state == 0: slot is free */
+} pd_entry;
+
+/* Reserve the heap.  Returns 0, or -1 if the range cannot be reserved. */
+int pd_heap_init(size_t reserve_bytes);
+
+/* A block able to hold n user bytes; returns its user pointer and entry
+ * (addr and size set, state 0, the rest stale: the caller fills it), the
+ * bytes of slot left after the user bytes, or NULL when the heap is
+ * exhausted.  *fresh_arena is set when a new arena was committed. */
+void *pd_heap_alloc(size_t n, pd_entry **entry, size_t *slack, int *fresh_arena);
+
+/* Give a block's slot back (its entry's state becomes 0). */
+void pd_heap_release(pd_entry *e);
+
+typedef enum { PD_NOT_OURS = 0, PD_EXACT, PD_INTERIOR, PD_NO_BLOCK } pd_where;
+
+/* Where p is: outside the heap, the user pointer of a block in use (live
+ * or quarantined), inside one, or in heap memory holding no block. */
+pd_where pd_heap_lookup(uintptr_t p, pd_entry **entry);
+
+/* Visit every entry in use, in address order, starting at *cursor (0 at
+ * first); stops after max entries; returns how many were copied; *cursor
+ * is 0 after the last. */
+int pd_heap_walk(uint64_t *cursor, pd_block_info *out, int max);
+
+/* Per size class, for statistics in PYTHONMALLOCSTATS' shape. */
+struct pd_class_stats {
+    uint32_t size;         /* slot size */
+    uint32_t slabs;        /* "pools" */
+    uint64_t in_use;       /* live or quarantined */
+    uint64_t avail;
+};
+
+int pd_heap_classes(pd_class_stats *out, int max);
+void pd_heap_totals(uint64_t *arenas, uint64_t *committed, uint64_t *large_blocks,
+                    uint64_t *large_bytes, uint64_t *meta_bytes);
+
+#endif
