@@ -5,6 +5,7 @@ real binary behind `python3`), time
     python                       the interpreter as it is
     PYTHONMALLOC=debug python    CPython's own debug hooks
     python-debug                 our debug allocator (defaults)
+    python-debug -X quarantine=0 the same without the quarantine
     python-debug -X stacks=16    plus a full C backtrace per allocation
 each N times interleaved, keep the best, and print ratios to python plus
 peak RSS.  Benchmarks are not tests: nothing here asserts.
@@ -35,6 +36,7 @@ def modes(py):
         ("python", [py], {}),
         ("PYTHONMALLOC=debug", [py], {"PYTHONMALLOC": "debug"}),
         ("python-debug", [FRONT, "--python", py], {}),
+        ("python-debug quarantine=0", [FRONT, "--python", py, "-X", "quarantine=0"], {}),
         ("python-debug stacks=16", [FRONT, "--python", py, "-X", "stacks=16"], {}),
     ]
 
@@ -67,7 +69,7 @@ def main():
                     best[(m, n)] = (min(b[0], dt), max(b[1], rss))
         print("\n%s  (best of %d, time ratio to python; peak RSS MiB)" % (py, args.repeat))
         print("%-10s %10s" % ("workload", "python s") +
-              "".join("%26s" % m for m, _, _ in ms[1:]))
+              "".join("%28s" % m for m, _, _ in ms[1:]))
         geo = {m: 0.0 for m, _, _ in ms}
         for n in NAMES:
             base = best[("python", n)][0]
@@ -75,10 +77,10 @@ def main():
             for m, _, _ in ms[1:]:
                 t, rss = best[(m, n)]
                 geo[m] += math.log(t / base)
-                row += "%18.2fx %5.0fM" % (t / base, rss)
+                row += "%20.2fx %5.0fM" % (t / base, rss)
             print(row)
         print("%-10s %10s" % ("geomean", "") +
-              "".join("%18.2fx %6s" % (math.exp(geo[m] / len(NAMES)), "") for m, _, _ in ms[1:]))
+              "".join("%20.2fx %6s" % (math.exp(geo[m] / len(NAMES)), "") for m, _, _ in ms[1:]))
 
 
 if __name__ == "__main__":

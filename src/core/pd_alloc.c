@@ -156,13 +156,40 @@ static size_t rear_len(const pd_block_info *b)
     return b->rear;
 }
 
+/* Under valgrind (-X pymalloc=off's companion, PYDEBUG_VALGRIND=1) the
+ * parts of a slot the program must not touch are marked inaccessible, so
+ * memcheck stops at the faulting instruction: header and guards of a live
+ * block, the whole of a quarantined or free one.  Our own code opens a
+ * slot before it reads or writes it and closes it after. */
+static void vg_open(uintptr_t addr, size_t size, size_t rear)
+{
+    if (opts.valgrind)
+        VALGRIND_MAKE_MEM_DEFINED(addr - PD_FRONT, PD_FRONT + size + rear);
+}
+
+static void vg_close(uintptr_t addr, size_t size, size_t rear, int state)
+{
+    if (!opts.valgrind)
+        return;
+    if (state == PD_LIVE) {
+        VALGRIND_MAKE_MEM_NOACCESS(addr - PD_FRONT, PD_FRONT);
+        VALGRIND_MAKE_MEM_NOACCESS(addr + size, rear);
+    } else {
+        VALGRIND_MAKE_MEM_NOACCESS(addr - PD_FRONT, PD_FRONT + size + rear);
+        if (state == 0) /* a free slot: the heap keeps its list link there */
+            VALGRIND_MAKE_MEM_DEFINED(addr - PD_FRONT, sizeof(void *));
+    }
+}
+
 /* Check both guards of a block; report damage.  Returns 1 if damaged. */
 static int check_guards(const pd_block_info *b, const char *api, const pd_site *now)
 {
     unsigned char *user = (unsigned char *)b->addr;
     size_t off, len;
-    VALGRIND_MAKE_MEM_DEFINED(user - PD_GUARD, PD_GUARD);
-    VALGRIND_MAKE_MEM_DEFINED(user + b->size, rear_len(b));
+    if (opts.valgrind) {
+        VALGRIND_MAKE_MEM_DEFINED(user - PD_FRONT, PD_FRONT);
+        VALGRIND_MAKE_MEM_DEFINED(user + b->size, rear_len(b));
+    }
     int bad = 0;
     pd_bug bug;
     if (find_damage(user - PD_GUARD, PD_GUARD, PD_FILL_GUARD, &off, &len)) {
@@ -183,10 +210,7 @@ static int check_guards(const pd_block_info *b, const char *api, const pd_site *
         memset(user + b->size, PD_FILL_GUARD, rear_len(b));
         bad = 1;
     }
-    if (opts.valgrind) {
-        VALGRIND_MAKE_MEM_NOACCESS(user - PD_GUARD, PD_GUARD);
-        VALGRIND_MAKE_MEM_NOACCESS(user + b->size, rear_len(b));
-    }
+    vg_close(b->addr, b->size, rear_len(b), PD_LIVE);
     return bad;
 }
 
@@ -196,7 +220,7 @@ static int check_freed(const pd_block_info *b, const char *api, const pd_site *n
 {
     unsigned char *user = (unsigned char *)b->addr;
     size_t off, len;
-    VALGRIND_MAKE_MEM_DEFINED(user - PD_GUARD, PD_GUARD + b->size + rear_len(b));
+    vg_open(b->addr, b->size, rear_len(b));
     pd_bug bug;
     int bad = 0;
     if (find_damage(user, b->size, PD_FILL_FREED, &off, &len)) {
@@ -220,8 +244,7 @@ static int check_freed(const pd_block_info *b, const char *api, const pd_site *n
         memset(user + b->size, PD_FILL_GUARD, rear_len(b));
         bad = 1;
     }
-    if (opts.valgrind)
-        VALGRIND_MAKE_MEM_NOACCESS(user - PD_GUARD, PD_GUARD + b->size + rear_len(b));
+    vg_close(b->addr, b->size, rear_len(b), PD_QUARANTINED);
     return bad;
 }
 
@@ -308,6 +331,7 @@ void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
     e->b.domain = (uint8_t)d;
     e->b.state = PD_LIVE;
     e->b.alloc = s;
+    vg_open((uintptr_t)user, n, e->b.rear);
     memset(user - PD_GUARD, PD_FILL_GUARD, PD_GUARD);
     memset(user, zero ? 0 : PD_FILL_FRESH, n);
     memset(user + n, PD_FILL_GUARD, e->b.rear);
@@ -317,12 +341,9 @@ void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
     ds->bytes += n;
     if (ds->bytes > ds->peak_bytes)
         ds->peak_bytes = ds->bytes;
-    if (opts.valgrind) {
-        VALGRIND_MAKE_MEM_NOACCESS(user - PD_FRONT, PD_FRONT);
-        VALGRIND_MAKE_MEM_NOACCESS(user + n, e->b.rear);
-        if (!zero)
-            VALGRIND_MAKE_MEM_UNDEFINED(user, n);
-    }
+    vg_close((uintptr_t)user, n, e->b.rear, PD_LIVE);
+    if (opts.valgrind && !zero)
+        VALGRIND_MAKE_MEM_UNDEFINED(user, n);
     if (fresh && arena_hook)
         arena_hook();
     pthread_mutex_unlock(&lock);
@@ -445,8 +466,7 @@ static int evict_one(pd_domain d, evicted_bad *damaged)
     pd_entry *old = it.e;
     const unsigned char *user = (const unsigned char *)it.addr;
     size_t off, len;
-    if (opts.valgrind)
-        VALGRIND_MAKE_MEM_DEFINED(user - PD_GUARD, PD_GUARD + it.size + PD_REAR_MAX);
+    vg_open(it.addr, it.size, opts.valgrind ? old->b.rear : 0);
     /* The user bytes first: the metadata (rear length) only if needed. */
     int bad = 1;
     if (find_damage(user, it.size, PD_FILL_FREED, &off, &len)) {
@@ -467,7 +487,9 @@ static int evict_one(pd_domain d, evicted_bad *damaged)
         damaged->nfound = len < sizeof damaged->found ? len : sizeof damaged->found;
         memcpy(damaged->found, user + damaged->off, damaged->nfound);
     }
+    size_t rear = old->b.rear;
     pd_heap_release(old);
+    vg_close(it.addr, it.size, rear, 0);
     return bad ? 2 : 1;
 }
 
@@ -483,6 +505,7 @@ static int retire_locked(pd_entry *e, pd_domain caller, const pd_site *s,
     ds->frees++;
     ds->blocks--;
     ds->bytes -= e->b.size;
+    vg_open(e->b.addr, e->b.size, e->b.rear);
     save_type_words(&e->b);
     memset(user, PD_FILL_FREED, e->b.size);
     /* Guard damage, if any, was reported already: re-arm the guards so the
@@ -491,16 +514,18 @@ static int retire_locked(pd_entry *e, pd_domain caller, const pd_site *s,
     memset(user + e->b.size, PD_FILL_GUARD, e->b.rear);
     e->b.state = PD_QUARANTINED;
     e->b.free = *s;
-    if (opts.valgrind)
-        VALGRIND_MAKE_MEM_NOACCESS(user - PD_GUARD, PD_GUARD + e->b.size + e->b.rear);
     /* Since 3.12 a subinterpreter may have its own obmalloc state; we no
      * longer free into it, but keep its blocks out of the main FIFOs so
      * eviction order stays per interpreter. */
     if (opts.quarantine_bytes == 0 || e->b.size > opts.quarantine_bytes / 4 ||
         (s->subinterp && d != PD_RAW)) {
+        uintptr_t addr = e->b.addr;
+        size_t size = e->b.size, rear = e->b.rear;
         pd_heap_release(e);
+        vg_close(addr, size, rear, 0);
         return 0;
     }
+    vg_close(e->b.addr, e->b.size, e->b.rear, PD_QUARANTINED);
     quar_push(d, e);
     int n = 0;
     if (d != caller)
@@ -641,8 +666,6 @@ void *pd_realloc(pd_domain d, void *p, size_t n, const pd_site *site)
     unsigned char *q = pd_malloc((pd_domain)b.domain, n, 0, site);
     if (q == NULL)
         return NULL;
-    if (opts.valgrind)
-        VALGRIND_MAKE_MEM_DEFINED(p, b.size);
     memcpy(q, p, n < b.size ? n : b.size);
     evicted_bad damaged[EVICT_MAX];
     int nd = 0;
@@ -734,12 +757,10 @@ size_t pd_check_heap(void)
             const pd_block_info *b = &chunk[k];
             const unsigned char *user = (const unsigned char *)b->addr;
             size_t off, len;
-            if (opts.valgrind)
-                VALGRIND_MAKE_MEM_DEFINED(user - PD_GUARD, PD_GUARD + b->size + b->rear);
+            vg_open(b->addr, b->size, b->rear);
             int ok = guards_intact(b) &&
                      (b->state == PD_LIVE || !find_damage(user, b->size, PD_FILL_FREED, &off, &len));
-            if (opts.valgrind && b->state == PD_QUARANTINED)
-                VALGRIND_MAKE_MEM_NOACCESS(user - PD_GUARD, PD_GUARD + b->size + b->rear);
+            vg_close(b->addr, b->size, b->rear, b->state);
             if (!ok)
                 bad[nbad++] = *b;
         }
