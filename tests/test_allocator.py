@@ -149,9 +149,11 @@ def test_pymalloc_off_still_detects(run):
 
 
 def test_quarantine_size_bounds_detection(run):
-    """With no quarantine, freed blocks go straight back and a write after
-    free cannot be seen; with one, it is."""
-    prog = check_heap_after("write_after_free(1)")
+    """The quarantine keeps a freed block from being reused: with one, a
+    write through a stale pointer after many same-size allocations is
+    caught; with none, the freed slot was handed out again at once and the
+    write landed in a live block, which nothing can tell from a legal one."""
+    prog = check_heap_after("write_after_reuse(200)")
     assert "write after free" in run(prog, "quarantine=1M").err
     assert "write after free" not in run(prog, "quarantine=0").err
 

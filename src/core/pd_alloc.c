@@ -176,8 +176,6 @@ static void vg_close(uintptr_t addr, size_t size, size_t rear, int state)
         VALGRIND_MAKE_MEM_NOACCESS(addr + size, rear);
     } else {
         VALGRIND_MAKE_MEM_NOACCESS(addr - PD_FRONT, PD_FRONT + size + rear);
-        if (state == 0) /* a free slot: the heap keeps its list link there */
-            VALGRIND_MAKE_MEM_DEFINED(addr - PD_FRONT, sizeof(void *));
     }
 }
 
@@ -294,6 +292,62 @@ static quar_item quar_pop(pd_domain d)
     return it;
 }
 
+/* A damaged block found leaving the quarantine, copied out (its slot is
+ * reused at once) to be reported after the lock is dropped. */
+typedef struct {
+    pd_block_info b;
+    ptrdiff_t off;
+    size_t len, nfound;
+    unsigned char found[16];
+    unsigned char expected;
+} evicted_bad;
+
+/* Has a freed block been written to since it was filled?  Copies the
+ * first damage out for a report made after the lock is dropped.  Lock
+ * held. */
+static int freed_damage(const pd_block_info *b, evicted_bad *out)
+{
+    const unsigned char *user = (const unsigned char *)b->addr;
+    size_t off, len;
+    vg_open(b->addr, b->size, b->rear);
+    if (find_damage(user, b->size, PD_FILL_FREED, &off, &len)) {
+        out->off = (ptrdiff_t)off;
+        out->expected = PD_FILL_FREED;
+    } else if (find_damage(user - PD_GUARD, PD_GUARD, PD_FILL_GUARD, &off, &len)) {
+        out->off = (ptrdiff_t)off - PD_GUARD;
+        out->expected = PD_FILL_GUARD;
+    } else if (find_damage(user + b->size, b->rear, PD_FILL_GUARD, &off, &len)) {
+        out->off = (ptrdiff_t)(b->size + off);
+        out->expected = PD_FILL_GUARD;
+    } else {
+        return 0;
+    }
+    out->b = *b;
+    out->len = len;
+    out->nfound = len < sizeof out->found ? len : sizeof out->found;
+    memcpy(out->found, user + out->off, out->nfound);
+    return 1;
+}
+
+static void report_evicted(const evicted_bad *v, int n, const char *api)
+{
+    for (int i = 0; i < n; i++) {
+        pd_bug bug;
+        bug_init(&bug, PD_BUG_WRITE_AFTER_FREE, api, (void *)v[i].b.addr, NULL);
+        bug.have_block = 1;
+        bug.block = v[i].b;
+        bug.have_damage = 1;
+        bug.dmg_offset = v[i].off;
+        bug.dmg_len = v[i].len;
+        bug.nfound = v[i].nfound;
+        memcpy(bug.found, v[i].found, v[i].nfound);
+        bug.expected = v[i].expected;
+        snprintf(bug.detail, sizeof bug.detail,
+                 "found when the freed block's memory was about to be reused");
+        raise_bug(&bug);
+    }
+}
+
 /* Allocation -------------------------------------------------------------- */
 
 static void take_stack(pd_site *s, uintptr_t *pcs, int *n)
@@ -324,6 +378,10 @@ void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
         pthread_mutex_unlock(&lock);
         return NULL;
     }
+    evicted_bad stale;
+    int stale_bad = e->b.state == PD_QUARANTINED && freed_damage(&e->b, &stale);
+    e->b.addr = (uintptr_t)user;
+    e->b.size = n;
     if (npcs)
         s.stack = pd_depot_put(pcs, npcs);
     e->b.rear = (uint32_t)(slack < PD_REAR_MAX ? slack : PD_REAR_MAX);
@@ -347,6 +405,8 @@ void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
     if (fresh && arena_hook)
         arena_hook();
     pthread_mutex_unlock(&lock);
+    if (stale_bad)
+        report_evicted(&stale, 1, domain_apis[d]);
     return user;
 }
 
@@ -447,48 +507,23 @@ static int guards_intact(const pd_block_info *b)
     return !find_damage(user + b->size, b->rear, PD_FILL_GUARD, &off, &len);
 }
 
-/* A damaged block found leaving the quarantine, copied out (its slot is
- * reused at once) to be reported after the lock is dropped. */
-typedef struct {
-    pd_block_info b;
-    ptrdiff_t off;
-    size_t len, nfound;
-    unsigned char found[16];
-    unsigned char expected;
-} evicted_bad;
-
-/* Verify a block leaving the quarantine.  Lock held. */
+/* A block leaves the quarantine.  A small one goes back to its class
+ * untouched: its freed fill is verified when the slot is reused, while
+ * that memory is being written anyway (pd_malloc).  A large one is
+ * verified now, since its pages go back to the kernel.  Lock held. */
 static int evict_one(pd_domain d, evicted_bad *damaged)
 {
     if (quar[d].count == 0)
         return 0;
     quar_item it = quar_pop(d);
     pd_entry *old = it.e;
-    const unsigned char *user = (const unsigned char *)it.addr;
-    size_t off, len;
-    vg_open(it.addr, it.size, opts.valgrind ? old->b.rear : 0);
-    /* The user bytes first: the metadata (rear length) only if needed. */
-    int bad = 1;
-    if (find_damage(user, it.size, PD_FILL_FREED, &off, &len)) {
-        damaged->off = (ptrdiff_t)off;
-        damaged->expected = PD_FILL_FREED;
-    } else if (find_damage(user - PD_GUARD, PD_GUARD, PD_FILL_GUARD, &off, &len)) {
-        damaged->off = (ptrdiff_t)off - PD_GUARD;
-        damaged->expected = PD_FILL_GUARD;
-    } else if (find_damage(user + old->b.size, old->b.rear, PD_FILL_GUARD, &off, &len)) {
-        damaged->off = (ptrdiff_t)(old->b.size + off);
-        damaged->expected = PD_FILL_GUARD;
-    } else {
-        bad = 0;
+    if (!pd_heap_is_large(it.addr)) {
+        pd_heap_release(old, it.addr);
+        return 1;
     }
-    if (bad) {
-        damaged->b = old->b;
-        damaged->len = len;
-        damaged->nfound = len < sizeof damaged->found ? len : sizeof damaged->found;
-        memcpy(damaged->found, user + damaged->off, damaged->nfound);
-    }
+    int bad = freed_damage(&old->b, damaged);
     size_t rear = old->b.rear;
-    pd_heap_release(old);
+    pd_heap_release(old, it.addr);
     vg_close(it.addr, it.size, rear, 0);
     return bad ? 2 : 1;
 }
@@ -521,7 +556,7 @@ static int retire_locked(pd_entry *e, pd_domain caller, const pd_site *s,
         (s->subinterp && d != PD_RAW)) {
         uintptr_t addr = e->b.addr;
         size_t size = e->b.size, rear = e->b.rear;
-        pd_heap_release(e);
+        pd_heap_release(e, addr);
         vg_close(addr, size, rear, 0);
         return 0;
     }
@@ -538,24 +573,6 @@ static int retire_locked(pd_entry *e, pd_domain caller, const pd_site *s,
     return n;
 }
 
-static void report_evicted(const evicted_bad *v, int n, const char *api)
-{
-    for (int i = 0; i < n; i++) {
-        pd_bug bug;
-        bug_init(&bug, PD_BUG_WRITE_AFTER_FREE, api, (void *)v[i].b.addr, NULL);
-        bug.have_block = 1;
-        bug.block = v[i].b;
-        bug.have_damage = 1;
-        bug.dmg_offset = v[i].off;
-        bug.dmg_len = v[i].len;
-        bug.nfound = v[i].nfound;
-        memcpy(bug.found, v[i].found, v[i].nfound);
-        bug.expected = v[i].expected;
-        snprintf(bug.detail, sizeof bug.detail,
-                 "found when the block left the quarantine");
-        raise_bug(&bug);
-    }
-}
 
 void pd_free(pd_domain d, void *p, const pd_site *site)
 {

@@ -33,7 +33,12 @@ static slab_desc *slabs;
 static uint32_t class_size[NCLASSES];
 static int nclasses;
 static uint8_t class_of_16th[MAX_SMALL / 16 + 1]; /* (total+15)/16 -> class */
-static void *free_slots[NCLASSES];
+/* Free slots of each class: a stack of pointers kept apart from the slots,
+ * so giving a slot back does not touch its (by then cold) memory. */
+static struct {
+    uintptr_t *v;
+    size_t n, cap;
+} free_slots[NCLASSES];
 static uint32_t class_slabs[NCLASSES];
 static uint64_t class_in_use[NCLASSES], class_avail[NCLASSES];
 
@@ -102,6 +107,18 @@ static uintptr_t slab_base(const slab_desc *d)
     return heap_lo + ((uintptr_t)(d - slabs) << SLAB_SHIFT);
 }
 
+static void push_free(int c, uintptr_t slot)
+{
+    if (free_slots[c].n == free_slots[c].cap) {
+        size_t ncap = free_slots[c].cap ? free_slots[c].cap * 2 : 4096;
+        free_slots[c].v = pd_sys_grow(free_slots[c].v, free_slots[c].cap * sizeof(uintptr_t),
+                                      ncap * sizeof(uintptr_t));
+        meta_bytes += (ncap - free_slots[c].cap) * sizeof(uintptr_t);
+        free_slots[c].cap = ncap;
+    }
+    free_slots[c].v[free_slots[c].n++] = slot;
+}
+
 static int new_slab(int c, int *fresh_arena)
 {
     uintptr_t base = take_slabs(1, fresh_arena);
@@ -116,11 +133,8 @@ static int new_slab(int c, int *fresh_arena)
     d->meta = pd_sys_map(mb);
     meta_bytes += mb;
     /* Push in reverse so the lowest slot is handed out first. */
-    for (uint32_t i = d->nslots; i-- > 0;) {
-        void **slot = (void **)(base + (uintptr_t)i * d->slot_size);
-        *slot = free_slots[c];
-        free_slots[c] = slot;
-    }
+    for (uint32_t i = d->nslots; i-- > 0;)
+        push_free(c, base + (uintptr_t)i * d->slot_size);
     class_slabs[c]++;
     class_avail[c] += d->nslots;
     return 0;
@@ -129,10 +143,9 @@ static int new_slab(int c, int *fresh_arena)
 static void *alloc_small(size_t total, pd_entry **entry, int *fresh_arena)
 {
     int c = class_of_16th[(total + 15) / 16];
-    if (free_slots[c] == NULL && new_slab(c, fresh_arena) < 0)
+    if (free_slots[c].n == 0 && new_slab(c, fresh_arena) < 0)
         return NULL;
-    void **slot = free_slots[c];
-    free_slots[c] = *slot;
+    void *slot = (void *)free_slots[c].v[--free_slots[c].n];
     class_avail[c]--;
     class_in_use[c]++;
     slab_desc *d = desc_of((uintptr_t)slot);
@@ -195,31 +208,34 @@ void *pd_heap_alloc(size_t n, pd_entry **entry, size_t *slack, int *fresh_arena)
     }
     if (slot == NULL)
         return NULL;
-    /* Only the fields a live block needs; the rest is written when used. */
-    (*entry)->b.addr = (uintptr_t)(slot + PD_FRONT);
-    (*entry)->b.size = n;
     *slack = slot_size - PD_FRONT - n;
     return slot + PD_FRONT;
 }
 
-void pd_heap_release(pd_entry *e)
+void pd_heap_release(pd_entry *e, uintptr_t addr)
 {
-    uintptr_t slot = e->b.addr - PD_FRONT;
+    uintptr_t slot = addr - PD_FRONT;
     slab_desc *d = desc_of(slot);
-    e->b.state = 0;
     if (d->kind == SLAB_SMALL) {
-        *(void **)slot = free_slots[d->cls];
-        free_slots[d->cls] = (void *)slot;
+        /* The entry keeps its facts (state included) until the slot is
+         * handed out again: see pd_heap.h. */
+        push_free(d->cls, slot);
         class_in_use[d->cls]--;
         class_avail[d->cls]++;
         return;
     }
     /* A large span: give its pages back to the kernel, keep the range. */
+    e->b.state = 0;
     madvise((void *)slot, (size_t)d->nslabs << SLAB_SHIFT, MADV_DONTNEED);
     large_blocks--;
     large_bytes -= (uint64_t)d->nslabs << SLAB_SHIFT;
     d->next_free = large_free_head;
     large_free_head = (uint32_t)(d - slabs) + 1;
+}
+
+int pd_heap_is_large(uintptr_t addr)
+{
+    return desc_of(addr - PD_FRONT)->kind == SLAB_LARGE;
 }
 
 pd_where pd_heap_lookup(uintptr_t p, pd_entry **entry)

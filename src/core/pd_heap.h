@@ -13,7 +13,8 @@
  *     interior pointer finds its block the same way.
  *
  * A slot: [16 bytes unused header][16 guard][user bytes][guard to the end
- * of the slot, at least 16].  The metadata arrays are mapped apart from
+ * of the slot, at least 16].  Free slots are kept on per-class stacks of
+ * pointers, apart from the slots.  The metadata arrays are mapped apart from
  * the slots, so wild writes into the heap cannot corrupt them.
  *
  * Not thread-safe by itself: pd_alloc.c holds the core lock around every
@@ -32,14 +33,24 @@ typedef struct pd_entry {
 /* Reserve the heap.  Returns 0, or -1 if the range cannot be reserved. */
 int pd_heap_init(size_t reserve_bytes);
 
-/* A block able to hold n user bytes; returns its user pointer and entry
- * (addr and size set, state 0, the rest stale: the caller fills it), the
+/* A block able to hold n user bytes; returns its user pointer and entry,
+ * with the entry's previous contents still there (state 0 for a slot never
+ * used, PD_QUARANTINED for a released one, to be verified), the
  * bytes of slot left after the user bytes, or NULL when the heap is
  * exhausted.  *fresh_arena is set when a new arena was committed. */
 void *pd_heap_alloc(size_t n, pd_entry **entry, size_t *slack, int *fresh_arena);
 
-/* Give a block's slot back (its entry's state becomes 0). */
-void pd_heap_release(pd_entry *e);
+/* Give a block's slot back.  A small block's entry keeps its facts, state
+ * PD_QUARANTINED included, until the slot is handed out again: the block
+ * is then still known as freed (a later free of it is a double free), and
+ * pd_heap_alloc's caller verifies its freed fill when it reuses the slot,
+ * while that memory is being touched anyway.  A large block's entry is
+ * cleared (its pages go back to the kernel, verified before). */
+void pd_heap_release(pd_entry *e, uintptr_t addr); /* addr: e's user pointer */
+/* Whether the block at user pointer addr is large (released verified, not
+ * on reuse).  Takes the address, not the entry: callers have it at hand
+ * and the entry is likely cold. */
+int pd_heap_is_large(uintptr_t addr);
 
 typedef enum { PD_NOT_OURS = 0, PD_EXACT, PD_INTERIOR, PD_NO_BLOCK } pd_where;
 

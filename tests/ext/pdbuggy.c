@@ -124,6 +124,26 @@ static PyObject *write_after_free(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* A pointer kept after free, written through after n more blocks of the
+ * same size were allocated (and kept): without a quarantine the freed slot
+ * is one of them by then, and the write lands in a live block. */
+static PyObject *write_after_reuse(PyObject *self, PyObject *args)
+{
+    int n = 100;
+    if (!PyArg_ParseTuple(args, "|i", &n) || n < 1 || n > 100000)
+        return NULL;
+    char *p = PyMem_Malloc(56);
+    PyMem_Free(p);
+    void **keep = PyMem_RawMalloc((size_t)n * sizeof *keep);
+    for (int i = 0; i < n; i++)
+        keep[i] = PyMem_Malloc(56);
+    p[8] = 'R';
+    for (int i = 0; i < n; i++)
+        PyMem_Free(keep[i]);
+    PyMem_RawFree(keep);
+    Py_RETURN_NONE;
+}
+
 /* A stale pointer kept across a realloc that moved the block. */
 static PyObject *stale_after_realloc(PyObject *self, PyObject *args)
 {
@@ -255,6 +275,7 @@ static PyMethodDef methods[] = {
     {"realloc_freed", realloc_freed, METH_VARARGS, NULL},
     {"write_after_free", write_after_free, METH_VARARGS, NULL},
     {"stale_after_realloc", stale_after_realloc, METH_VARARGS, NULL},
+    {"write_after_reuse", write_after_reuse, METH_VARARGS, NULL},
     {"access_after_free", access_after_free, METH_NOARGS, NULL},
     {"access_after_free_repr", access_after_free_repr, METH_NOARGS, NULL},
     {"object_write_after_free", object_write_after_free, METH_NOARGS, NULL},
