@@ -574,6 +574,33 @@ static int retire_locked(pd_entry *e, pd_domain caller, const pd_site *s,
 }
 
 
+/* The checks a free or a realloc makes on a block we know.  Returns 0 when
+ * the block is already freed (reported: the caller drops the operation),
+ * 1 otherwise, after reporting a wrong domain and damaged guards. */
+static int check_known(pd_domain d, const pd_block_info *b, const void *p, const char *api,
+                       const char *verb, pd_bug_kind if_freed, const pd_site *site)
+{
+    pd_bug bug;
+    if (b->state == PD_QUARANTINED) {
+        bug_init(&bug, if_freed, api, p, site);
+        bug.have_block = 1;
+        bug.block = *b;
+        raise_bug(&bug);
+        return 0;
+    }
+    if (b->domain != d) {
+        bug_init(&bug, PD_BUG_WRONG_DOMAIN, api, p, site);
+        bug.have_block = 1;
+        bug.block = *b;
+        snprintf(bug.detail, sizeof bug.detail,
+                 "allocated with %s (%s domain), %s with %s (%s domain)",
+                 domain_apis[b->domain], domain_names[b->domain], verb, api, domain_names[d]);
+        raise_bug(&bug);
+    }
+    check_guards(b, api, site);
+    return 1;
+}
+
 void pd_free(pd_domain d, void *p, const pd_site *site)
 {
     if (p == NULL)
@@ -612,24 +639,8 @@ void pd_free(pd_domain d, void *p, const pd_site *site)
             stats.dom[d].foreign_frees--; /* it was a bug, not foreign */
         return;
     }
-    pd_bug bug;
-    if (b.state == PD_QUARANTINED) {
-        bug_init(&bug, PD_BUG_DOUBLE_FREE, api, p, site);
-        bug.have_block = 1;
-        bug.block = b;
-        raise_bug(&bug);
+    if (!check_known(d, &b, p, api, "freed", PD_BUG_DOUBLE_FREE, site))
         return; /* continue: drop the second free */
-    }
-    if (b.domain != d) {
-        bug_init(&bug, PD_BUG_WRONG_DOMAIN, api, p, site);
-        bug.have_block = 1;
-        bug.block = b;
-        snprintf(bug.detail, sizeof bug.detail,
-                 "allocated with %s (%s domain), freed with %s (%s domain)",
-                 domain_apis[b.domain], domain_names[b.domain], api, domain_names[d]);
-        raise_bug(&bug);
-    }
-    check_guards(&b, api, site);
     pthread_mutex_lock(&lock);
     int n = 0;
     /* Still the same live block (no other thread freed it meanwhile)? */
@@ -660,24 +671,8 @@ void *pd_realloc(pd_domain d, void *p, size_t n, const pd_site *site)
             return under[d].realloc(under[d].ctx, p, n); /* stays foreign */
         return NULL;
     }
-    pd_bug bug;
-    if (b.state == PD_QUARANTINED) {
-        bug_init(&bug, PD_BUG_REALLOC_FREED, api, p, site);
-        bug.have_block = 1;
-        bug.block = b;
-        raise_bug(&bug);
+    if (!check_known(d, &b, p, api, "resized", PD_BUG_REALLOC_FREED, site))
         return NULL;
-    }
-    if (b.domain != d) {
-        bug_init(&bug, PD_BUG_WRONG_DOMAIN, api, p, site);
-        bug.have_block = 1;
-        bug.block = b;
-        snprintf(bug.detail, sizeof bug.detail,
-                 "allocated with %s (%s domain), resized with %s (%s domain)",
-                 domain_apis[b.domain], domain_names[b.domain], api, domain_names[d]);
-        raise_bug(&bug);
-    }
-    check_guards(&b, api, site);
     /* Always move: a stale pointer to the old block then hits a
      * quarantined, pattern-filled block instead of live data. */
     unsigned char *q = pd_malloc((pd_domain)b.domain, n, 0, site);

@@ -214,19 +214,7 @@ static const pd_range *user_range(const pd_ranges *r, uintptr_t pc)
 
 static int is_user_in(const pd_ranges *r, uintptr_t pc)
 {
-    if (pc < r->user_lo || pc >= r->user_hi)
-        return 0;
-    size_t lo = 0, hi = r->n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (pc < r->r[mid].lo)
-            hi = mid;
-        else if (pc >= r->r[mid].hi)
-            lo = mid + 1;
-        else
-            return r->r[mid].user;
-    }
-    return 0;
+    return user_range(r, pc) != NULL;
 }
 
 int pd_pc_is_user(uintptr_t pc)
