@@ -91,3 +91,18 @@ def test_env_selects_interpreter(py):
                        env=dict(os.environ, PYDEBUG_PYTHON=py["exe"]))
     assert r.returncode == 0
     assert r.stdout.strip() == str(tuple(py["ver"][:2]))
+
+
+def test_venv_interpreter_keeps_its_prefix(py, tmp_path):
+    venv = tmp_path / "venv"
+    made = subprocess.run([py["exe"], "-m", "venv", "--without-pip", str(venv)],
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip("%s cannot create a venv here: %s" % (py["exe"], made.stderr.strip()[-200:]))
+    vpy = str(venv / "bin" / "python")
+    code = "import sys; print(sys.prefix); print(sys.executable)"
+    for _ in range(2):  # the second run answers from the interpreter cache
+        r = subprocess.run([FRONT, "--python", vpy, "-c", code], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == subprocess.run([vpy, "-c", code], capture_output=True,
+                                          text=True).stdout

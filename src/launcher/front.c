@@ -96,6 +96,100 @@ static int run_query(const char *python, char lines[Q_N][PATH_MAX])
     return (n == Q_N && WIFEXITED(status) && WEXITSTATUS(status) == 0) ? 0 : -1;
 }
 
+static uint64_t fnv(const char *s);
+
+/* The interpreter's answers are cached per binary (path, size, mtime), so
+ * a launch does not pay for a second Python start.  Scripts (a pyenv shim
+ * chooses its interpreter at each run) are always asked. */
+static int is_script(const char *path)
+{
+    char magic[2] = {0, 0};
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return 1;
+    size_t n = fread(magic, 1, 2, f);
+    fclose(f);
+    return n == 2 && magic[0] == '#' && magic[1] == '!';
+}
+
+/* Keyed by the path as invoked (a venv's python is a link to its base
+ * interpreter, but answers with its own sys.executable and prefix), checked
+ * against the binary it leads to. */
+static int cache_path(const char *python, char *out, size_t len, char *stamp, size_t slen)
+{
+    char real[PATH_MAX], dir[PATH_MAX], absdir[PATH_MAX];
+    struct stat st;
+    if (realpath(python, real) == NULL || stat(real, &st) != 0 || is_script(real))
+        return -1;
+    snprintf(dir, sizeof dir, "%s", python);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : python;
+    if (slash)
+        *slash = '\0';
+    if (realpath(slash ? (dir[0] ? dir : "/") : ".", absdir) == NULL)
+        return -1;
+    const char *cache = getenv("PYDEBUG_CACHE");
+    int k = snprintf(stamp, slen, "%s/%s -> %s %lld %lld", absdir, base, real,
+                     (long long)st.st_size, (long long)st.st_mtime);
+    if (k < 0 || (size_t)k >= slen)
+        return -1;
+    int n = snprintf(out, len, "%s/interp-%016llx", cache && *cache ? cache : PD_ROOT "/build/hosts",
+                     (unsigned long long)fnv(stamp));
+    return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+static int cached_query(const char *python, char lines[Q_N][PATH_MAX])
+{
+    char path[PATH_MAX], stamp[PATH_MAX + 64], got[PATH_MAX + 64];
+    if (cache_path(python, path, sizeof path, stamp, sizeof stamp) != 0)
+        return -1;
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    int ok = fgets(got, sizeof got, f) != NULL;
+    got[strcspn(got, "\n")] = '\0';
+    ok = ok && strcmp(got, stamp) == 0;
+    for (int i = 0; ok && i < Q_N; i++) {
+        ok = fgets(lines[i], PATH_MAX, f) != NULL;
+        if (ok)
+            lines[i][strcspn(lines[i], "\n")] = '\0';
+    }
+    fclose(f);
+    return ok ? 0 : -1;
+}
+
+static void store_query(const char *python, char lines[Q_N][PATH_MAX])
+{
+    char path[PATH_MAX], tmp[PATH_MAX + 16], stamp[PATH_MAX + 64];
+    if (cache_path(python, path, sizeof path, stamp, sizeof stamp) != 0)
+        return;
+    snprintf(tmp, sizeof tmp, "%s.%d", path, (int)getpid());
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
+        /* mkdir -p without a shell: walk the components */
+        for (char *c = dir + 1; *c; c++)
+            if (*c == '/') {
+                *c = '\0';
+                mkdir(dir, 0755);
+                *c = '/';
+            }
+        mkdir(dir, 0755);
+    }
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        return;
+    fprintf(f, "%s\n", stamp);
+    for (int i = 0; i < Q_N; i++)
+        fprintf(f, "%s\n", lines[i]);
+    if (fclose(f) == 0)
+        rename(tmp, path);
+    else
+        unlink(tmp);
+}
+
 static uint64_t fnv(const char *s)
 {
     uint64_t h = 1469598103934665603ull;
@@ -130,9 +224,12 @@ int main(int argc, char **argv)
     if (!find_in_path(python, found, sizeof found))
         die("no Python interpreter at '%s'%s (use --python PATH or PYDEBUG_PYTHON)", python, "");
 
-    char q[Q_N][PATH_MAX];
-    if (run_query(found, q) != 0)
-        die("'%s' did not answer as a Python interpreter%s", found, "");
+    static char q[Q_N][PATH_MAX];
+    if (cached_query(found, q) != 0) {
+        if (run_query(found, q) != 0)
+            die("'%s' did not answer as a Python interpreter%s", found, "");
+        store_query(found, q);
+    }
     unsigned long hex = strtoul(q[Q_HEX], NULL, 10);
     if (strcmp(q[Q_IMPL], "cpython") != 0 || hex < 0x030B0000 || atoi(q[Q_NOGIL]))
         die("unsupported interpreter %s (%s): python-debug needs CPython 3.11 or newer "
