@@ -159,9 +159,21 @@ def test_quarantine_size_bounds_detection(run):
 
 
 def test_stacks_option_records_full_backtraces(run):
-    r = run(PROGRAM.format(call="double_free(1)"), "stacks=8")
+    prog = ("import pdbuggy\n"
+            "def outer():\n"
+            "    inner()\n"
+            "def inner():\n"
+            "    pdbuggy.double_free(1)\n"
+            "outer()\n")
+    r = run(prog, "stacks=8")
     assert "C stack:" in r.err, r
     assert r.err.count("double_free (") >= 3, r
+    alloc = r.err.split("allocated by", 1)[1].split("freed by", 1)[0]
+    tb = alloc.split("Python traceback (most recent call last):", 1)[1]
+    want = ['File "<string>", line 6, in <module>', 'File "<string>", line 3, in outer',
+            'File "<string>", line 5, in inner']
+    positions = [tb.find(w) for w in want]
+    assert -1 not in positions and positions == sorted(positions), r
 
 
 def test_mallocstats(run):

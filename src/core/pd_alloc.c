@@ -70,6 +70,14 @@ void pd_core_atfork_prepare(void) { pthread_mutex_lock(&lock); }
 void pd_core_atfork_parent(void) { pthread_mutex_unlock(&lock); }
 void pd_core_atfork_child(void) { pthread_mutex_unlock(&lock); }
 
+uint32_t pd_core_stack_put(const uintptr_t *words, int n)
+{
+    pthread_mutex_lock(&lock);
+    uint32_t id = pd_depot_put(words, n);
+    pthread_mutex_unlock(&lock);
+    return id;
+}
+
 int pd_core_stack_get(uint32_t id, uintptr_t *out, int max)
 {
     pthread_mutex_lock(&lock);

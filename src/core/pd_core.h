@@ -59,7 +59,8 @@ typedef struct {
     void *code;           /* PyCodeObject * or NULL */
     uint64_t code_serial; /* block serial of code; 0 = not one of ours */
     int32_t lasti;        /* byte offset of the instruction in code */
-    uint32_t stack;       /* stack depot id, 0 = none */
+    uint32_t stack;       /* C stack depot id (-X stacks), 0 = none */
+    uint32_t pystack;     /* Python stack depot id (-X stacks), 0 = none */
     uint32_t tid;         /* small thread number */
     uint32_t subinterp;   /* made in a subinterpreter (see pd_alloc.c) */
 } pd_site;
@@ -119,6 +120,8 @@ int pd_find_block_try(uintptr_t addr, pd_block_info *out);
 
 /* Frames of a stack depot id (takes the core lock). */
 int pd_core_stack_get(uint32_t id, uintptr_t *out, int max);
+/* Store a sequence in the stack depot (takes the core lock). */
+uint32_t pd_core_stack_put(const uintptr_t *words, int n);
 
 /* Serial of the live block holding the object at p (at its start or
  * behind a GC header), 0 when there is none. */

@@ -129,6 +129,20 @@ void pd_report_site(char *buf, size_t len, size_t *pos, const char *title,
         ap(buf, len, pos, "%*s  Python:    %s\n", indent, "", py);
     else
         ap(buf, len, pos, "%*s  Python:    (no Python frame)\n", indent, "");
+    if (s->pystack && hooks.describe_pystack) {
+        char tb[4096];
+        hooks.describe_pystack(s->pystack, tb, sizeof tb);
+        ap(buf, len, pos, "%*s  Python traceback (most recent call last):\n", indent, "");
+        for (char *line = tb; *line;) {
+            char *nl = strchr(line, '\n');
+            if (nl)
+                *nl = '\0';
+            ap(buf, len, pos, "%*s    %s\n", indent, "", line);
+            if (nl == NULL)
+                break;
+            line = nl + 1;
+        }
+    }
 }
 
 static void json_site(char *buf, size_t len, size_t *pos, const pd_site *s)
@@ -168,6 +182,23 @@ static void json_site(char *buf, size_t len, size_t *pos, const pd_site *s)
         ap_json_str(buf, len, pos, py);
     else
         ap(buf, len, pos, "null");
+    if (s->pystack && hooks.describe_pystack) {
+        char tb[4096];
+        hooks.describe_pystack(s->pystack, tb, sizeof tb);
+        ap(buf, len, pos, ",\"python_stack\":[");
+        int k = 0;
+        for (char *line = tb; *line;) {
+            char *nl = strchr(line, '\n');
+            if (nl)
+                *nl = '\0';
+            ap(buf, len, pos, k++ ? "," : "");
+            ap_json_str(buf, len, pos, line);
+            if (nl == NULL)
+                break;
+            line = nl + 1;
+        }
+        ap(buf, len, pos, "]");
+    }
     ap(buf, len, pos, "}");
 }
 

@@ -50,6 +50,9 @@ typedef struct {
     /* The calling thread's Python traceback, one frame per line, most
      * recent call last, each line "File "...", line N, in NAME". */
     void (*traceback_now)(char *buf, size_t len);
+    /* A recorded Python stack (-X stacks), one frame per line, most recent
+     * call last, "" if none. */
+    void (*describe_pystack)(uint32_t id, char *buf, size_t len);
     /* Type name of the object held by a block, "" if none or unknown. */
     void (*block_type)(const pd_block_info *b, char *buf, size_t len);
 } pd_report_hooks;

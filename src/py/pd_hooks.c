@@ -166,8 +166,15 @@ static void capture(pd_site *s, void *ret, const void *sp)
     s->pc = ret;
     s->user_pc = pd_pc_is_user((uintptr_t)ret) ? ret : pd_stack_scan_user(sp);
     s->stack = 0;
+    s->pystack = 0;
     s->tid = pd_sys_tid();
     pd_py_capture(s);
+    if (config.core.stacks > 0) {
+        uintptr_t w[3 * PD_STACK_MAX];
+        int n = pd_py_capture_stack(w, config.core.stacks);
+        if (n > 0)
+            s->pystack = pd_core_stack_put(w, n);
+    }
 }
 
 #define DOMAIN(ctx) ((pd_domain)(uintptr_t)(ctx))
@@ -178,7 +185,7 @@ static void maybe_print_arena_stats(void);
 static void *pd_hook_malloc(void *ctx, size_t n)
 {
     pd_site s;
-    capture(&s, __builtin_return_address(0), &s);
+    capture(&s, __builtin_return_address(0), __builtin_frame_address(0));
     void *p = pd_malloc(DOMAIN(ctx), n, 0, &s);
     if (stats_on_arena)
         maybe_print_arena_stats();
@@ -190,14 +197,14 @@ static void *pd_hook_calloc(void *ctx, size_t nelem, size_t elsize)
     if (elsize != 0 && nelem > SIZE_MAX / elsize)
         return NULL;
     pd_site s;
-    capture(&s, __builtin_return_address(0), &s);
+    capture(&s, __builtin_return_address(0), __builtin_frame_address(0));
     return pd_malloc(DOMAIN(ctx), nelem * elsize, 1, &s);
 }
 
 static void *pd_hook_realloc(void *ctx, void *p, size_t n)
 {
     pd_site s;
-    capture(&s, __builtin_return_address(0), &s);
+    capture(&s, __builtin_return_address(0), __builtin_frame_address(0));
     return pd_realloc(DOMAIN(ctx), p, n, &s);
 }
 
@@ -206,7 +213,7 @@ static void pd_hook_free(void *ctx, void *p)
     if (p == NULL)
         return;
     pd_site s;
-    capture(&s, __builtin_return_address(0), &s);
+    capture(&s, __builtin_return_address(0), __builtin_frame_address(0));
     pd_free(DOMAIN(ctx), p, &s);
 }
 
@@ -312,6 +319,7 @@ void pd_hooks_install(const pd_config *cfg)
     static const pd_report_hooks rh = {
         .describe_site = pd_py_describe_site,
         .traceback_now = pd_py_traceback_now,
+        .describe_pystack = pd_py_describe_pystack,
         .block_type = pd_py_block_type,
     };
     pd_report_set_hooks(&rh);

@@ -106,6 +106,24 @@ void pd_py_capture(pd_site *s)
     }
 }
 
+int pd_py_capture_stack(uintptr_t *words, int max_frames)
+{
+    PyThreadState *ts = own_tstate();
+    int n = 0;
+    if (ts == NULL)
+        return 0;
+    for (_PyInterpreterFrame *f = top_frame(ts); f != NULL && n < max_frames; f = f->previous) {
+        if (!frame_visible(f))
+            continue;
+        PyCodeObject *co = frame_code(f);
+        words[3 * n] = (uintptr_t)co;
+        words[3 * n + 1] = (uintptr_t)pd_serial_of(co);
+        words[3 * n + 2] = (uintptr_t)frame_offset(f);
+        n++;
+    }
+    return 3 * n;
+}
+
 /* str -> UTF-8 without allocating. */
 void pd_py_str_utf8(PyObject *o, char *buf, size_t len)
 {
@@ -147,6 +165,23 @@ static void describe_code(PyCodeObject *co, int lasti, char *buf, size_t len)
     pd_py_str_utf8(co->co_qualname ? co->co_qualname : co->co_name, name, sizeof name);
     int line = lasti >= 0 ? PyCode_Addr2Line(co, lasti) : -1;
     snprintf(buf, len, "File \"%s\", line %d, in %s", file, line, name);
+}
+
+void pd_py_describe_pystack(uint32_t id, char *buf, size_t len)
+{
+    uintptr_t w[3 * 64];
+    int n = pd_core_stack_get(id, w, 3 * 64) / 3;
+    size_t pos = 0;
+    buf[0] = '\0';
+    for (int i = n - 1; i >= 0 && pos + 1 < len; i--) {
+        pd_site s = {.code = (void *)w[3 * i], .code_serial = w[3 * i + 1],
+                     .lasti = (int32_t)w[3 * i + 2]};
+        char line[700];
+        pd_py_describe_site(&s, line, sizeof line);
+        int k = snprintf(buf + pos, len - pos, "%s\n", line);
+        if (k > 0)
+            pos += (size_t)k < len - pos ? (size_t)k : len - pos - 1;
+    }
 }
 
 void pd_py_describe_site(const pd_site *s, char *buf, size_t len)

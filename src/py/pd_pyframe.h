@@ -11,6 +11,10 @@
 #include "../core/pd_core.h"
 
 void pd_py_capture(pd_site *s);
+/* Up to max_frames frames of the calling thread, innermost first, as
+ * (code, code serial, offset) triples; returns the number of words. */
+int pd_py_capture_stack(uintptr_t *words, int max_frames);
+void pd_py_describe_pystack(uint32_t id, char *buf, size_t len);
 void pd_py_describe_site(const pd_site *s, char *buf, size_t len);
 void pd_py_traceback_now(char *buf, size_t len);
 void pd_py_dump_all_threads(int fd);
