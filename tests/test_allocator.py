@@ -196,3 +196,18 @@ def test_site_in_module_code_that_died(run, tmp_path):
     assert "write after free" in r.err, r
     alloc = r.err.split("allocated by", 1)[1]
     assert 'buggymod.py", line 4, in <module>' in alloc, r
+
+
+@pytest.mark.parametrize("sig", ["SIGFPE", "SIGBUS", "SIGABRT"])
+def test_fatal_signal_report(run, sig):
+    """Any fatal signal gets a report with every thread's Python traceback,
+    then dies of that signal, as python would."""
+    prog = ("import os, signal, threading\n"
+            "def boom():\n"
+            "    os.kill(os.getpid(), signal.%s)\n"
+            "boom()\n" % sig)
+    r = run(prog)
+    assert r.rc == -getattr(signal, sig), r
+    assert "==python-debug== ERROR: fatal signal" in r.err, r
+    assert "Python threads at the crash" in r.err, r
+    assert 'File "<string>", line 3, in boom' in r.err, r
