@@ -4,6 +4,7 @@ For each workload in workloads.py and each interpreter given (default: the
 real binary behind `python3`), time
     python                       the interpreter as it is
     PYTHONMALLOC=debug python    CPython's own debug hooks
+    python -X tracemalloc        CPython's way of knowing where blocks come from
     python-debug                 our debug allocator (defaults)
     python-debug -X quarantine=0 the same without the quarantine
     python-debug -X stacks=16    plus a full C backtrace per allocation
@@ -35,6 +36,7 @@ def modes(py):
     return [
         ("python", [py], {}),
         ("PYTHONMALLOC=debug", [py], {"PYTHONMALLOC": "debug"}),
+        ("python -X tracemalloc", [py, "-X", "tracemalloc"], {}),
         ("python-debug", [FRONT, "--python", py], {}),
         ("python-debug quarantine=0", [FRONT, "--python", py, "-X", "quarantine=0"], {}),
         ("python-debug stacks=16", [FRONT, "--python", py, "-X", "stacks=16"], {}),
