@@ -188,12 +188,6 @@ void pd_modules_refresh(int (*is_system)(const char *path))
     atomic_store_explicit(&ranges, r, memory_order_release);
 }
 
-int pd_modules_have_user(void)
-{
-    pd_ranges *r = atomic_load_explicit(&ranges, memory_order_acquire);
-    return r != NULL && r->user_hi != 0;
-}
-
 /* The user range holding pc, or NULL. */
 static const pd_range *user_range(const pd_ranges *r, uintptr_t pc)
 {
@@ -212,15 +206,10 @@ static const pd_range *user_range(const pd_ranges *r, uintptr_t pc)
     return NULL;
 }
 
-static int is_user_in(const pd_ranges *r, uintptr_t pc)
-{
-    return user_range(r, pc) != NULL;
-}
-
 int pd_pc_is_user(uintptr_t pc)
 {
     pd_ranges *r = atomic_load_explicit(&ranges, memory_order_acquire);
-    return r != NULL && is_user_in(r, pc);
+    return r != NULL && user_range(r, pc) != NULL;
 }
 
 /* The calling thread's stack top, cached: scanning must never read past

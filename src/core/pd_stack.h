@@ -33,7 +33,6 @@ int pd_depot_get(uint32_t id, uintptr_t *out, int max);
  * part of the interpreter (not a user extension).  Refresh after every
  * dlopen/dlclose; safe against concurrent scans. */
 void pd_modules_refresh(int (*is_system)(const char *path));
-int pd_modules_have_user(void);
 int pd_pc_is_user(uintptr_t pc);
 
 /* The first user code address found in the stack words above `from`

@@ -26,7 +26,6 @@ static pd_config config;
 static int installed;
 static PyMemAllocatorEx previous[PD_NDOMAINS];
 
-const pd_config *pd_hooks_config(void) { return &config; }
 int pd_hooks_installed(void) { return installed; }
 
 /* Options ------------------------------------------------------------------ */

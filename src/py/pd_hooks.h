@@ -23,7 +23,6 @@ int pd_config_parse(pd_config *cfg, int argc, char **argv);
 
 void pd_hooks_install(const pd_config *cfg);
 int pd_hooks_installed(void);
-const pd_config *pd_hooks_config(void);
 
 /* Classify loaded objects again (after dlopen/dlclose). */
 void pd_hooks_modules_changed(void);
