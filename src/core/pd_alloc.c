@@ -636,15 +636,15 @@ void pd_free(pd_domain d, void *p, const pd_site *site)
     pd_block_info b;
     if (e)
         b = e->b;
-    if (w == PD_NOT_OURS)
-        stats.dom[d].foreign_frees++;
     pthread_mutex_unlock(&lock);
 
     if (w != PD_EXACT) {
-        if (unknown_pointer(w, &b, p, api, site))
+        if (unknown_pointer(w, &b, p, api, site)) {
+            pthread_mutex_lock(&lock);
+            stats.dom[d].foreign_frees++;
+            pthread_mutex_unlock(&lock);
             under[d].free(under[d].ctx, p);
-        else if (w == PD_NOT_OURS)
-            stats.dom[d].foreign_frees--; /* it was a bug, not foreign */
+        }
         return;
     }
     if (!check_known(d, &b, p, api, "freed", PD_BUG_DOUBLE_FREE, site))
