@@ -159,12 +159,7 @@ static void set_damage(pd_bug *bug, const unsigned char *user, ptrdiff_t off, si
  * its first bytes are always in range). */
 #define PD_REAR_MAX 64
 
-static size_t rear_len(const pd_block_info *b)
-{
-    return b->rear;
-}
-
-/* Under valgrind (-X pymalloc=off's companion, PYDEBUG_VALGRIND=1) the
+/* Under valgrind (PYDEBUG_VALGRIND=1) the
  * parts of a slot the program must not touch are marked inaccessible, so
  * memcheck stops at the faulting instruction: header and guards of a live
  * block, the whole of a quarantined or free one.  Our own code opens a
@@ -194,7 +189,7 @@ static int check_guards(const pd_block_info *b, const char *api, const pd_site *
     size_t off, len;
     if (opts.valgrind) {
         VALGRIND_MAKE_MEM_DEFINED(user - PD_FRONT, PD_FRONT);
-        VALGRIND_MAKE_MEM_DEFINED(user + b->size, rear_len(b));
+        VALGRIND_MAKE_MEM_DEFINED(user + b->size, b->rear);
     }
     int bad = 0;
     pd_bug bug;
@@ -207,50 +202,16 @@ static int check_guards(const pd_block_info *b, const char *api, const pd_site *
         memset(user - PD_GUARD, PD_FILL_GUARD, PD_GUARD); /* report once */
         bad = 1;
     }
-    if (find_damage(user + b->size, rear_len(b), PD_FILL_GUARD, &off, &len)) {
+    if (find_damage(user + b->size, b->rear, PD_FILL_GUARD, &off, &len)) {
         bug_init(&bug, PD_BUG_OVERRUN, api, user, now);
         bug.have_block = 1;
         bug.block = *b;
         set_damage(&bug, user, (ptrdiff_t)(b->size + off), len, PD_FILL_GUARD);
         raise_bug(&bug);
-        memset(user + b->size, PD_FILL_GUARD, rear_len(b));
+        memset(user + b->size, PD_FILL_GUARD, b->rear);
         bad = 1;
     }
-    vg_close(b->addr, b->size, rear_len(b), PD_LIVE);
-    return bad;
-}
-
-/* Check a quarantined block: user bytes still hold the freed pattern and
- * guards are intact.  Returns 1 if damaged. */
-static int check_freed(const pd_block_info *b, const char *api, const pd_site *now)
-{
-    unsigned char *user = (unsigned char *)b->addr;
-    size_t off, len;
-    vg_open(b->addr, b->size, rear_len(b));
-    pd_bug bug;
-    int bad = 0;
-    if (find_damage(user, b->size, PD_FILL_FREED, &off, &len)) {
-        bug_init(&bug, PD_BUG_WRITE_AFTER_FREE, api, user, now);
-        bug.have_block = 1;
-        bug.block = *b;
-        set_damage(&bug, user, (ptrdiff_t)off, len, PD_FILL_FREED);
-        raise_bug(&bug);
-        memset(user, PD_FILL_FREED, b->size);
-        bad = 1;
-    } else if (find_damage(user - PD_GUARD, PD_GUARD, PD_FILL_GUARD, &off, &len) ||
-               find_damage(user + b->size, rear_len(b), PD_FILL_GUARD, &off, &len)) {
-        /* Guards of a freed block: still a write after free. */
-        bug_init(&bug, PD_BUG_WRITE_AFTER_FREE, api, user, now);
-        bug.have_block = 1;
-        bug.block = *b;
-        snprintf(bug.detail, sizeof bug.detail,
-                 "the guard bytes around the freed block were overwritten");
-        raise_bug(&bug);
-        memset(user - PD_GUARD, PD_FILL_GUARD, PD_GUARD);
-        memset(user + b->size, PD_FILL_GUARD, rear_len(b));
-        bad = 1;
-    }
-    vg_close(b->addr, b->size, rear_len(b), PD_QUARANTINED);
+    vg_close(b->addr, b->size, b->rear, PD_LIVE);
     return bad;
 }
 
@@ -337,23 +298,43 @@ static int freed_damage(const pd_block_info *b, evicted_bad *out)
     return 1;
 }
 
+static void report_freed_damage(const evicted_bad *v, const char *api, const char *detail)
+{
+    pd_bug bug;
+    bug_init(&bug, PD_BUG_WRITE_AFTER_FREE, api, (void *)v->b.addr, NULL);
+    bug.have_block = 1;
+    bug.block = v->b;
+    bug.have_damage = 1;
+    bug.dmg_offset = v->off;
+    bug.dmg_len = v->len;
+    bug.nfound = v->nfound;
+    memcpy(bug.found, v->found, v->nfound);
+    bug.expected = v->expected;
+    snprintf(bug.detail, sizeof bug.detail, "%s", detail);
+    raise_bug(&bug);
+}
+
 static void report_evicted(const evicted_bad *v, int n, const char *api)
 {
-    for (int i = 0; i < n; i++) {
-        pd_bug bug;
-        bug_init(&bug, PD_BUG_WRITE_AFTER_FREE, api, (void *)v[i].b.addr, NULL);
-        bug.have_block = 1;
-        bug.block = v[i].b;
-        bug.have_damage = 1;
-        bug.dmg_offset = v[i].off;
-        bug.dmg_len = v[i].len;
-        bug.nfound = v[i].nfound;
-        memcpy(bug.found, v[i].found, v[i].nfound);
-        bug.expected = v[i].expected;
-        snprintf(bug.detail, sizeof bug.detail,
-                 "found when the freed block's memory was about to be reused");
-        raise_bug(&bug);
+    for (int i = 0; i < n; i++)
+        report_freed_damage(&v[i], api, "found when the freed block's memory was about to be reused");
+}
+
+/* Check a freed block now and report its damage once: the patterns are
+ * restored after the report.  Returns 1 if damaged. */
+static int check_freed(const pd_block_info *b, const char *api)
+{
+    evicted_bad v;
+    int bad = freed_damage(b, &v);
+    if (bad) {
+        report_freed_damage(&v, api, "");
+        unsigned char *user = (unsigned char *)b->addr;
+        memset(user - PD_GUARD, PD_FILL_GUARD, PD_GUARD);
+        memset(user, PD_FILL_FREED, b->size);
+        memset(user + b->size, PD_FILL_GUARD, b->rear);
     }
+    vg_close(b->addr, b->size, b->rear, PD_QUARANTINED);
+    return bad;
 }
 
 /* Allocation -------------------------------------------------------------- */
@@ -758,7 +739,7 @@ static size_t recheck(const pd_block_info *seen)
     if (!same)
         return 0;
     return (size_t)(b.state == PD_LIVE ? check_guards(&b, "pydebug.check_heap", NULL)
-                                       : check_freed(&b, "pydebug.check_heap", NULL));
+                                       : check_freed(&b, "pydebug.check_heap"));
 }
 
 size_t pd_check_heap(void)
