@@ -37,6 +37,9 @@ def _candidates():
     root = _pyenv_root()
     if root:
         found += sorted(glob.glob(os.path.join(root, "versions", "*", "bin", "python3")))
+    # What tools/build-cpython.sh built from Debian's sources.
+    cache = os.environ.get("PYDEBUG_CACHE") or os.path.expanduser("~/.cache/python-debug")
+    found += sorted(glob.glob(os.path.join(cache, "cpython-*", "bin", "python3")))
     found += sorted(glob.glob("/usr/bin/python3.1[0-9]"))
     found += sorted(glob.glob("/usr/bin/python3.1[0-9]-dbg"))
     return found
@@ -67,7 +70,8 @@ def discover():
         seen.add(real)
         info["path"] = path
         kind = "%d.%d%s" % (info["ver"][0], info["ver"][1], info["abiflags"])
-        origin = "debian" if path.startswith("/usr/bin") else "pyenv"
+        origin = ("debian" if path.startswith("/usr/bin") else
+                  "pyenv" if "/versions/" in path else "built")
         info["id"] = "%s-%s-%s" % (origin, ".".join(map(str, info["ver"])), info["abiflags"] or "rel")
         info["kind"] = kind
         present.append(info)
@@ -94,7 +98,8 @@ def pytest_generate_tests(metafunc):
 
 
 def _build_ext(info):
-    """Compile tests/ext/pdbuggy.c for one interpreter; return its folder."""
+    """Compile the test extensions tests/ext/*.c for one interpreter;
+    return their folder."""
     exe = info["exe"]
     out_dir = os.path.join(BUILD, "tests", info["id"])
     os.makedirs(out_dir, exist_ok=True)
@@ -102,12 +107,14 @@ def _build_ext(info):
         [exe, os.path.join(ROOT, "tools", "pyflags.py"), what],
         capture_output=True, text=True, check=True).stdout.split()
     suffix = flags("ext-suffix")[0]
-    target = os.path.join(out_dir, "pdbuggy" + suffix)
-    src = os.path.join(ROOT, "tests", "ext", "pdbuggy.c")
-    if not os.path.exists(target) or os.path.getmtime(target) < os.path.getmtime(src):
-        subprocess.run(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror",
-                        "-Wno-unused-parameter", "-O0", "-g", "-fPIC", "-shared",
-                        *flags("cflags"), src, "-o", target, "-lpthread"], check=True)
+    cflags = flags("cflags")
+    for src in sorted(glob.glob(os.path.join(ROOT, "tests", "ext", "*.c"))):
+        name = os.path.splitext(os.path.basename(src))[0]
+        target = os.path.join(out_dir, name + suffix)
+        if not os.path.exists(target) or os.path.getmtime(target) < os.path.getmtime(src):
+            subprocess.run(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror",
+                            "-Wno-unused-parameter", "-O0", "-g", "-fPIC", "-shared",
+                            *cflags, src, "-o", target, "-lpthread"], check=True)
     return out_dir
 
 

@@ -33,3 +33,12 @@ if [ ! -x build/venv/bin/pytest ]; then
     "$py" -m venv build/venv
     build/venv/bin/pip install -q pytest >/dev/null
 fi
+# A 3.13 whose reference tracer reports every destruction (>= 3.13.3), for
+# the tracer backend's tests, built from Debian's sources when missing.
+if [ -r /etc/debian_version ]; then
+    if [ "$(id -u)" = 0 ]; then
+        sh tools/build-cpython.sh 3.13 >/dev/null
+    elif [ ! -f "${PYDEBUG_CACHE:-$HOME/.cache/python-debug}/cpython-3.13.5/.complete" ]; then
+        echo "deps: no CPython 3.13.5 built; as root run: sh tools/build-cpython.sh 3.13" >&2
+    fi
+fi
