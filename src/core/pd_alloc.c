@@ -346,6 +346,31 @@ static void take_stack(pd_site *s, uintptr_t *pcs, int *n)
         *n = pd_stack_capture((void **)pcs, opts.stacks, 2);
 }
 
+/* Object events (see pd_core.h).  `pending` is the newest object-domain
+ * block not yet born: its creator is still filling it in. */
+static pd_object_hooks ohooks;
+static pd_entry *pending;
+static uint64_t pending_serial;
+
+void pd_core_set_object_hooks(const pd_object_hooks *h)
+{
+    pthread_mutex_lock(&lock);
+    if (h)
+        ohooks = *h;
+    else
+        memset(&ohooks, 0, sizeof ohooks);
+    pending = NULL;
+    pthread_mutex_unlock(&lock);
+}
+
+static void settle_pending(void)
+{
+    pd_entry *e = pending;
+    pending = NULL;
+    if (e && e->b.state == PD_LIVE && e->b.serial == pending_serial && ohooks.born)
+        ohooks.born(&e->b);
+}
+
 /* Called (lock held) when the heap committed a new arena. */
 static void (*arena_hook)(void);
 void pd_core_set_arena_hook(void (*hook)(void)) { arena_hook = hook; }
@@ -360,6 +385,8 @@ void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
     take_stack(&s, pcs, &npcs);
 
     pthread_mutex_lock(&lock);
+    if (pending)
+        settle_pending();
     pd_entry *e;
     size_t slack;
     unsigned char *user = pd_heap_alloc(n, &e, &slack, &fresh);
@@ -378,6 +405,11 @@ void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
     e->b.domain = (uint8_t)d;
     e->b.state = PD_LIVE;
     e->b.alloc = s;
+    e->b.otype = 0;
+    if (d == PD_OBJ && ohooks.born) {
+        pending = e;
+        pending_serial = e->b.serial;
+    }
     vg_open((uintptr_t)user, n, e->b.rear);
     memset(user - PD_GUARD, PD_FILL_GUARD, PD_GUARD);
     memset(user, zero ? 0 : PD_FILL_FRESH, n);
@@ -530,6 +562,10 @@ static int retire_locked(pd_entry *e, pd_domain caller, const pd_site *s,
     ds->blocks--;
     ds->bytes -= e->b.size;
     vg_open(e->b.addr, e->b.size, e->b.rear);
+    if (pending)
+        settle_pending();
+    if (d == PD_OBJ && ohooks.retire)
+        ohooks.retire(&e->b);
     save_type_words(&e->b);
     memset(user, PD_FILL_FREED, e->b.size);
     /* Guard damage, if any, was reported already: re-arm the guards so the
@@ -770,6 +806,38 @@ size_t pd_check_heap(void)
             damaged += recheck(&bad[k]);
     } while (cursor != 0);
     return damaged;
+}
+
+typedef struct {
+    pd_domain d;
+    pd_visit_fn fn;
+    void *arg;
+} visit_ctx;
+
+static void visit_one(pd_entry *e, void *arg)
+{
+    visit_ctx *c = arg;
+    if (e->b.state == PD_LIVE && e->b.domain == c->d)
+        c->fn(&e->b, c->arg);
+}
+
+void pd_visit_live(pd_domain d, pd_visit_fn fn, void *arg)
+{
+    visit_ctx c = {d, fn, arg};
+    pthread_mutex_lock(&lock);
+    if (pending)
+        settle_pending();
+    pd_heap_visit(visit_one, &c);
+    pthread_mutex_unlock(&lock);
+}
+
+const pd_block_info *pd_locked_find(uintptr_t addr)
+{
+    pd_entry *e;
+    pd_where w = pd_heap_lookup(addr, &e);
+    if ((w == PD_EXACT || w == PD_INTERIOR) && e->b.state == PD_LIVE)
+        return &e->b;
+    return NULL;
 }
 
 void pd_get_stats(pd_stats *out)

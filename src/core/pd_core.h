@@ -81,6 +81,9 @@ typedef struct {
      * object and a GC object with a pre-header, saved at free time so a
      * report on a freed block can still name its type. */
     uintptr_t type_words[3];
+    /* Object accounting: the type this block's object was counted under
+     * when it was born (pd_object_hooks), 0 = not counted. */
+    uintptr_t otype;
 } pd_block_info;
 
 typedef enum {
@@ -119,6 +122,29 @@ int pd_find_block(uintptr_t addr, int interior, pd_block_info *out);
 int pd_find_block_try(uintptr_t addr, pd_block_info *out);
 
 /* Frames of a stack depot id (takes the core lock). */
+/* Visiting blocks ------------------------------------------------------------
+ * pd_visit_live calls fn on every live block of domain d, in address order,
+ * with the core lock held: fn must not allocate through the hooks, and may
+ * call into the core only through pd_locked_find. */
+typedef void (*pd_visit_fn)(pd_block_info *b, void *arg);
+void pd_visit_live(pd_domain d, pd_visit_fn fn, void *arg);
+/* Inside a visit or an object hook: the live block holding addr (interior
+ * pointers too), or NULL. */
+const pd_block_info *pd_locked_find(uintptr_t addr);
+
+/* Object events ------------------------------------------------------------
+ * For per-type counts on interpreters with no exact tracer.  `born` is
+ * called on an object-domain block at the next allocation or free after
+ * its own (by then its creator has set the object's type), `retire` when
+ * it is freed, before its bytes are filled; a block freed before anything
+ * else happened is born first.  Both run with the core lock held, under the
+ * rules of pd_visit_live; born may set b->otype. */
+typedef struct {
+    void (*born)(pd_block_info *b);
+    void (*retire)(const pd_block_info *b);
+} pd_object_hooks;
+void pd_core_set_object_hooks(const pd_object_hooks *h); /* NULL: none */
+
 int pd_core_stack_get(uint32_t id, uintptr_t *out, int max);
 /* Store a sequence in the stack depot (takes the core lock). */
 uint32_t pd_core_stack_put(const uintptr_t *words, int n);

@@ -284,6 +284,19 @@ int pd_heap_walk(uint64_t *cursor, pd_block_info *out, int max)
     return n;
 }
 
+void pd_heap_visit(void (*fn)(pd_entry *e, void *arg), void *arg)
+{
+    uint64_t top = bump >> SLAB_SHIFT;
+    for (uint64_t s = 0; s < top; s++) {
+        slab_desc *d = &slabs[s];
+        if (d->kind != SLAB_SMALL && d->kind != SLAB_LARGE)
+            continue;
+        for (uint32_t i = 0; i < d->nslots; i++)
+            if (d->meta[i].b.state != 0)
+                fn(&d->meta[i], arg);
+    }
+}
+
 int pd_heap_classes(pd_class_stats *out, int max)
 {
     int n = 0;

@@ -63,6 +63,9 @@ pd_where pd_heap_lookup(uintptr_t p, pd_entry **entry);
  * is 0 after the last. */
 int pd_heap_walk(uint64_t *cursor, pd_block_info *out, int max);
 
+/* Call fn on every entry in use, in address order. */
+void pd_heap_visit(void (*fn)(pd_entry *e, void *arg), void *arg);
+
 /* Per size class, for statistics in PYTHONMALLOCSTATS' shape. */
 struct pd_class_stats {
     uint32_t size;         /* slot size */

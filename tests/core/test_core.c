@@ -10,6 +10,7 @@
 #include <pthread.h>
 
 #include "../../src/core/pd_core.h"
+#include "../../src/core/pd_counts.h"
 #include "../../src/core/pd_heap.h"
 
 static int failures, passes;
@@ -200,6 +201,98 @@ static void test_threads(void)
     expect("");
 }
 
+static const pd_count_row *row_named(pd_count_row *rows, size_t n, const char *name, int nth)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(rows[i].name, name) && nth-- == 0)
+            return &rows[i];
+    return NULL;
+}
+
+static void test_counts(void)
+{
+    uintptr_t a = 0x1000, b = 0x2000;
+    for (int i = 0; i < 5; i++)
+        pd_counts_born(a, "A");
+    for (int i = 0; i < 3; i++)
+        pd_counts_died(a, "A");
+    pd_counts_born(a, "A");
+    pd_counts_died(b, "B");          /* born before counting: counted born now */
+    pd_counts_set_live(b, "B", 4);   /* a heap walk found 4 alive */
+    pd_count_row *rows;
+    size_t n = pd_counts_rows(&rows);
+    const pd_count_row *ra = row_named(rows, n, "A", 0), *rb = row_named(rows, n, "B", 0);
+    CHECK(ra && ra->allocs == 6 && ra->frees == 3 && ra->live == 3 && ra->max == 5);
+    CHECK(rb && rb->allocs == 5 && rb->frees == 1 && rb->live == 4 && rb->max == 4);
+    pd_counts_free_rows(rows, n);
+
+    /* Type A dies; a new type at the same address gets a row of its own. */
+    pd_counts_type_gone(a);
+    pd_counts_born(a, "A");
+    n = pd_counts_rows(&rows);
+    const pd_count_row *old = row_named(rows, n, "A", 0), *young = row_named(rows, n, "A", 1);
+    CHECK(old && old->key == 0 && old->allocs == 6);
+    CHECK(young && young->key == a && young->allocs == 1 && young->live == 1);
+    pd_counts_free_rows(rows, n);
+
+    /* Many types, many detached: the index grows and drops tombstones. */
+    for (uintptr_t t = 0x10000; t < 0x10000 + 5000 * 64; t += 64) {
+        pd_counts_born(t, "many");
+        if (t % 128 == 0)
+            pd_counts_type_gone(t);
+    }
+    for (uintptr_t t = 0x10000; t < 0x10000 + 5000 * 64; t += 64)
+        pd_counts_died(t, "many");
+    n = pd_counts_rows(&rows);
+    uint64_t allocs = 0, frees = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(rows[i].name, "many"))
+            allocs += rows[i].allocs, frees += rows[i].frees;
+    /* 5000 births; 2500 deaths of detached types land on fresh rows
+     * (counted born there), 2500 on their own rows */
+    CHECK(allocs == 7500 && frees == 5000);
+    pd_counts_free_rows(rows, n);
+}
+
+/* Object events: born at the next allocation, retired at free, and the
+ * visit sees live object-domain blocks only. */
+static int events_born, events_retired;
+static void ev_born(pd_block_info *b) { events_born++; b->otype = 42; }
+static void ev_retire(const pd_block_info *b) { events_retired += b->otype == 42; }
+
+static void count_visit(pd_block_info *b, void *arg)
+{
+    (void)b;
+    (*(int *)arg)++;
+}
+
+static void test_object_events(void)
+{
+    static const pd_object_hooks h = {ev_born, ev_retire};
+    int before = 0;
+    pd_visit_live(PD_OBJ, count_visit, &before);
+    pd_core_set_object_hooks(&h);
+    void *o1 = pd_malloc(PD_OBJ, 32, 0, &site0);
+    CHECK(events_born == 0);              /* still being filled in */
+    void *m = pd_malloc(PD_MEM, 32, 0, &site0);
+    CHECK(events_born == 1);
+    void *o2 = pd_malloc(PD_OBJ, 48, 0, &site0);
+    pd_free(PD_OBJ, o2, &site0);          /* freed before anything else: born first */
+    CHECK(events_born == 2 && events_retired == 1);
+    int seen = 0;
+    pd_visit_live(PD_OBJ, count_visit, &seen);
+    CHECK(seen == before + 1);
+    CHECK(pd_locked_find((uintptr_t)o1 + 5) != NULL);
+    pd_free(PD_OBJ, o1, &site0);
+    CHECK(events_retired == 2);
+    pd_free(PD_MEM, m, &site0);
+    pd_core_set_object_hooks(NULL);
+    void *o3 = pd_malloc(PD_OBJ, 32, 0, &site0);
+    pd_free(PD_OBJ, o3, &site0);
+    CHECK(events_born == 2 && events_retired == 2);
+    expect("");
+}
+
 int main(void)
 {
     report_fd = mkstemp(report_path);
@@ -217,6 +310,8 @@ int main(void)
     test_bugs();
     test_quarantine_eviction_detects();
     test_threads();
+    test_counts();
+    test_object_events();
     pd_stats st;
     pd_get_stats(&st);
     CHECK(st.errors == 11);
