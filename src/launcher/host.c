@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 #include <stdlib.h>
 
+#include "../py/pd_compat.h"
 #include "../py/pd_crash.h"
 #include "../py/pd_hooks.h"
 #include "../py/pd_module.h"
@@ -59,6 +60,18 @@ static int register_exit_check(void)
     return rc;
 }
 
+/* The debug build's object facilities (-X sys-compat, showrefcount, ...);
+ * their exit report registers after the exit check, so it runs before. */
+static int start_compat(void)
+{
+    PyObject *m = PyImport_ImportModule("pydebug");
+    int rc = m ? pd_compat_start(m) : -1;
+    if (rc < 0)
+        PyErr_Print();
+    Py_XDECREF(m);
+    return rc;
+}
+
 static void set_string(PyConfig *c, wchar_t **field, const char *value)
 {
     PyStatus st = PyConfig_SetBytesString(c, field, value);
@@ -103,6 +116,8 @@ int main(int argc, char **argv)
         Py_ExitStatusException(st);
 
     if (pd_hooks_installed() && register_exit_check() < 0)
+        return 2;
+    if (start_compat() < 0)
         return 2;
     int rc = Py_RunMain();
     unsigned long errors = pd_hooks_finish();

@@ -27,6 +27,7 @@ static int installed;
 static PyMemAllocatorEx previous[PD_NDOMAINS];
 
 int pd_hooks_installed(void) { return installed; }
+const pd_config *pd_hooks_config(void) { return &config; }
 
 /* Options ------------------------------------------------------------------ */
 
@@ -106,6 +107,14 @@ static int x_option(pd_config *cfg, const char *opt)
         if (on_off(v, &cfg->mallocstats)) return bad_option(name, "on or off", v);
     } else if (!strcmp(name, "crash")) {
         if (on_off(v, &cfg->crash)) return bad_option(name, "on or off", v);
+    } else if (!strcmp(name, "showrefcount")) {
+        if (on_off(v, &cfg->showrefcount)) return bad_option(name, "on or off", v);
+    } else if (!strcmp(name, "dumprefs")) {
+        if (on_off(v, &cfg->dumprefs)) return bad_option(name, "on or off", v);
+    } else if (!strcmp(name, "countallocs")) {
+        if (on_off(v, &cfg->countallocs)) return bad_option(name, "on or off", v);
+    } else if (!strcmp(name, "sys-compat")) {
+        if (on_off(v, &cfg->sys_compat)) return bad_option(name, "on or off", v);
     }
     return 0;
 }
@@ -121,6 +130,9 @@ int pd_config_parse(pd_config *cfg, int argc, char **argv)
     const char *ms = getenv("PYTHONMALLOCSTATS");
     cfg->mallocstats = ms != NULL && *ms != '\0';
     cfg->core.valgrind = getenv("PYDEBUG_VALGRIND") != NULL;
+    const char *dr = getenv("PYTHONDUMPREFS"), *ca = getenv("PYTHONCOUNTALLOCS");
+    cfg->dumprefs = dr != NULL && *dr != '\0';
+    cfg->countallocs = ca != NULL && *ca != '\0';
     /* Address space only; pages are committed as the heap grows.  Kept
      * smaller under valgrind, which maps its own shadow of it. */
     cfg->core.heap_bytes = (size_t)(cfg->core.valgrind ? 8 : 64) << 30;

@@ -15,6 +15,11 @@ typedef struct {
                         * goes to pymalloc) */
     int mallocstats;   /* PYTHONMALLOCSTATS / -X mallocstats */
     int crash;         /* install the fatal-signal reporter */
+    /* The debug build's object facilities (pd_compat.c). */
+    int showrefcount;  /* -X showrefcount: [N refs, M blocks] */
+    int dumprefs;      /* -X dumprefs / PYTHONDUMPREFS: live objects at exit */
+    int countallocs;   /* -X countallocs / PYTHONCOUNTALLOCS: counts at exit */
+    int sys_compat;    /* -X sys-compat: sys.gettotalrefcount and friends */
 } pd_config;
 
 /* Parse our -X options and environment into cfg.  Returns 0, or -1 after
@@ -22,6 +27,7 @@ typedef struct {
 int pd_config_parse(pd_config *cfg, int argc, char **argv);
 
 void pd_hooks_install(const pd_config *cfg);
+const pd_config *pd_hooks_config(void);
 int pd_hooks_installed(void);
 
 /* Classify loaded objects again (after dlopen/dlclose). */

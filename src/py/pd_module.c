@@ -2,8 +2,11 @@
  * Python.  Built into the python-debug host. */
 #include <Python.h>
 
+#include "pd_compat.h"
 #include "pd_hooks.h"
 #include "pd_module.h"
+#include "pd_objcount.h"
+#include "pd_objects.h"
 
 static PyObject *need_allocator(void)
 {
@@ -75,6 +78,82 @@ static PyObject *pd_allocator_stats_py(PyObject *self, PyObject *unused)
                          "errors", (unsigned long long)st.errors);
 }
 
+/* Object accounting (pd_objects.h, pd_objcount.h) ----------------------- */
+
+static PyObject *need_objects(void)
+{
+    PyErr_SetString(PyExc_RuntimeError,
+                    "object accounting needs the python-debug allocator "
+                    "(run under python-debug, without -X malloc=off)");
+    return NULL;
+}
+
+static PyObject *pd_gettotalrefcount_py(PyObject *self, PyObject *unused)
+{
+    (void)self, (void)unused;
+    if (!pd_objects_available())
+        return need_objects();
+    Py_ssize_t refs, count;
+    pd_objects_total(&refs, &count);
+    return PyLong_FromSsize_t(refs);
+}
+
+static PyObject *pd_getobjects_py(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    static char *kwlist[] = {"limit", "type", NULL};
+    Py_ssize_t limit = 0;
+    PyObject *type = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|nO:getobjects", kwlist, &limit, &type))
+        return NULL;
+    if (type != Py_None && !PyType_Check(type)) {
+        PyErr_Format(PyExc_TypeError, "getobjects: type must be a type or None, not %.100s",
+                     Py_TYPE(type)->tp_name);
+        return NULL;
+    }
+    if (limit < 0) {
+        PyErr_SetString(PyExc_ValueError, "getobjects: limit must be >= 0");
+        return NULL;
+    }
+    if (!pd_objects_available())
+        return need_objects();
+    return pd_objects_list(limit, type == Py_None ? NULL : (PyTypeObject *)type);
+}
+
+static PyObject *pd_getcounts_py(PyObject *self, PyObject *unused)
+{
+    (void)self, (void)unused;
+    if (pd_objcount_start() < 0)
+        return need_objects();
+    return pd_objcount_list();
+}
+
+static PyObject *pd_accounting_py(PyObject *self, PyObject *unused)
+{
+    (void)self, (void)unused;
+    static const char *const names[] = {NULL, "tracer", "allocator"};
+    pd_count_backend b = pd_objcount_backend();
+    return Py_BuildValue("{sssssO}", "objects",
+                         pd_objects_available() ? "heap walk" : "unavailable",
+                         "counts", b == PD_COUNTS_OFF ? "off" : names[b],
+                         "counts_exact", pd_objcount_exact() ? Py_True : Py_False);
+}
+
+static PyObject *pd_allocatedblocks_py(PyObject *self, PyObject *unused)
+{
+    (void)self, (void)unused;
+    pd_stats st;
+    pd_get_stats(&st);
+    return PyLong_FromUnsignedLongLong(st.dom[PD_MEM].blocks + st.dom[PD_OBJ].blocks);
+}
+
+static PyObject *pd_exit_report_py(PyObject *self, PyObject *unused)
+{
+    (void)self, (void)unused;
+    pd_compat_exit_report();
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"check_heap", pd_check_heap_py, METH_NOARGS,
      "check_heap() -> int\n\nVerify the guards of every live block and the fill of every "
@@ -84,6 +163,22 @@ static PyMethodDef methods[] = {
      "mallocstats()\n\nPrint pymalloc's statistics and the debug allocator's own to stderr."},
     {"allocator_stats", pd_allocator_stats_py, METH_NOARGS,
      "allocator_stats() -> dict\n\nThe debug allocator's counters as a dict."},
+    {"gettotalrefcount", pd_gettotalrefcount_py, METH_NOARGS,
+     "gettotalrefcount() -> int\n\nThe references held to live heap objects (mortal ones; "
+     "before 3.12 also the static singletons), as sys.gettotalrefcount() in a debug build."},
+    {"getobjects", (PyCFunction)(void (*)(void))pd_getobjects_py, METH_VARARGS | METH_KEYWORDS,
+     "getobjects(limit=0, type=None) -> list\n\nLive heap objects, newest first: at most "
+     "limit (0: all), only those whose type is exactly type; as sys.getobjects()."},
+    {"getcounts", pd_getcounts_py, METH_NOARGS,
+     "getcounts() -> list\n\n[(type name, allocations, frees, most alive at once), ...] "
+     "as sys.getcounts() under COUNT_ALLOCS.  Counting starts at the first call "
+     "(or at start with -X countallocs / -X sys-compat)."},
+    {"accounting", pd_accounting_py, METH_NOARGS,
+     "accounting() -> dict\n\nWhere the object figures come from on this interpreter."},
+    {"_allocatedblocks", pd_allocatedblocks_py, METH_NOARGS,
+     "Live blocks of the mem and object domains (sys.getallocatedblocks under -X sys-compat)."},
+    {"_exit_report", pd_exit_report_py, METH_NOARGS, "Print what -X showrefcount, "
+     "dumprefs and countallocs ask for (run at exit)."},
     {NULL, NULL, 0, NULL},
 };
 

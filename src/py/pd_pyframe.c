@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "pd_codes.h"
+#include "pd_objects.h"
 #include "pd_pyframe.h"
 #include "../core/pd_core.h"
 
@@ -256,35 +257,6 @@ void pd_py_dump_all_threads(int fd)
     }
 }
 
-/* A metaclass: a type whose own type is `type`. */
-static int readable_meta(uintptr_t m)
-{
-    Dl_info info;
-    pd_block_info mb;
-    if (dladdr((void *)m, &info) == 0 && !(pd_find_block(m, 1, &mb) && mb.state == PD_LIVE))
-        return 0;
-    return ((PyObject *)m)->ob_type == &PyType_Type;
-}
-
-/* Is t the address of a type object we may read?  Static types live in a
- * loaded object (dladdr knows them); heap types are GC objects in one of
- * our live blocks. */
-static int readable_type(uintptr_t t)
-{
-    if (t == 0 || (t & 7))
-        return 0;
-    Dl_info info;
-    if (dladdr((void *)t, &info) == 0) {
-        pd_block_info tb;
-        if (!pd_find_block(t, 1, &tb) || tb.state != PD_LIVE ||
-            t + sizeof(PyTypeObject) > tb.addr + tb.size)
-            return 0;
-    }
-    PyTypeObject *meta = ((PyObject *)t)->ob_type;
-    return meta == &PyType_Type ||
-           (meta != NULL && readable_meta((uintptr_t)meta));
-}
-
 void pd_py_block_type(const pd_block_info *b, char *buf, size_t len)
 {
     buf[0] = '\0';
@@ -300,7 +272,7 @@ void pd_py_block_type(const pd_block_info *b, char *buf, size_t len)
             memcpy(&t, (const char *)b->addr + 16 * i + 8, sizeof t);
         else
             t = b->type_words[i];
-        if (readable_type(t)) {
+        if (pd_obj_is_type(t, PD_UNLOCKED)) {
             const char *name = ((PyTypeObject *)t)->tp_name;
             snprintf(buf, len, "%s", name ? name : "?");
             return;

@@ -1,0 +1,229 @@
+/* pd_objcount.c - see pd_objcount.h. */
+#define Py_BUILD_CORE 1
+#include <Python.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pd_objcount.h"
+#include "pd_objects.h"
+#include "../core/pd_counts.h"
+
+static pd_count_backend backend = PD_COUNTS_OFF;
+static int took_over; /* someone else took the reference tracer from us */
+
+/* The allocator's object events --------------------------------------------
+ * Born: the object's creator has set its type by the time the next block
+ * is allocated or freed (see pd_core.h); count it under that type and
+ * remember the type in the block.  Retire: count the death under the type
+ * it was born with, or (born before counting started, or not recognisable
+ * at birth) the type it has now. */
+
+static void on_born(pd_block_info *b)
+{
+    PyObject *op = pd_obj_in_block(b, PD_LOCKED);
+    if (op == NULL)
+        return;
+    b->otype = (uintptr_t)Py_TYPE(op);
+    pd_counts_born(b->otype, Py_TYPE(op)->tp_name);
+}
+
+static void on_retire(const pd_block_info *b)
+{
+    PyObject *op = pd_obj_in_block(b, PD_LOCKED);
+    uintptr_t t = b->otype ? b->otype : op ? (uintptr_t)Py_TYPE(op) : 0;
+    if (t == 0)
+        return;
+    pd_counts_died(t, ((PyTypeObject *)t)->tp_name);
+    if (op && PyType_Check(op))
+        pd_counts_type_gone((uintptr_t)op);
+}
+
+static const pd_object_hooks allocator_events = {on_born, on_retire};
+
+/* The reference tracer (3.13+) ---------------------------------------------- */
+
+#if PY_VERSION_HEX >= 0x030D0000
+static int on_trace(PyObject *op, PyRefTracerEvent ev, void *data)
+{
+    (void)data;
+    PyTypeObject *t = Py_TYPE(op);
+    if (ev == PyRefTracer_CREATE) {
+        pd_counts_born((uintptr_t)t, t->tp_name);
+    } else {
+        pd_counts_died((uintptr_t)t, t->tp_name);
+        if (PyType_Check(op))
+            pd_counts_type_gone((uintptr_t)op);
+    }
+    return 0;
+}
+
+static long probe_created, probe_destroyed;
+
+static int on_probe(PyObject *op, PyRefTracerEvent ev, void *data)
+{
+    (void)data;
+    if (Py_IS_TYPE(op, &PyFloat_Type)) {
+        if (ev == PyRefTracer_CREATE)
+            probe_created++;
+        else
+            probe_destroyed++;
+    }
+    return 0;
+}
+
+/* Does the tracer see every destruction?  Before 3.13.3 the interpreter's
+ * specialized float and int instructions freed their temporaries without
+ * telling it (CPython gh-130382): run such a loop and compare. */
+static int tracer_is_exact(void)
+{
+    static const char src[] =
+        "def f():\n"
+        "    x = 0.5\n"
+        "    for i in range(400):\n"
+        "        x = x * 1.0001 + 0.25\n"
+        "    return x\n"
+        "f()\n";
+    void *old_data;
+    PyRefTracer old = PyRefTracer_GetTracer(&old_data);
+    if (old != NULL)
+        return 0; /* taken (tracemalloc): not ours to test */
+    PyObject *globals = PyDict_New();
+    if (globals == NULL || PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0) {
+        Py_XDECREF(globals);
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *code = Py_CompileString(src, "<pydebug tracer self-test>", Py_file_input);
+    probe_created = probe_destroyed = 0;
+    PyRefTracer_SetTracer(on_probe, NULL);
+    PyObject *r = code ? PyEval_EvalCode(code, globals, globals) : NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(code);
+    Py_DECREF(globals);
+    PyRefTracer_SetTracer(NULL, NULL);
+    if (r == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    return probe_created >= 400 && probe_destroyed * 10 >= probe_created * 9;
+}
+
+static int tracer_start(void)
+{
+    if (!tracer_is_exact())
+        return 0;
+    return PyRefTracer_SetTracer(on_trace, NULL) == 0;
+}
+
+static int tracer_ours(void)
+{
+    void *data;
+    return PyRefTracer_GetTracer(&data) == on_trace;
+}
+#else
+static int tracer_start(void) { return 0; }
+static int tracer_ours(void) { return 0; }
+#endif
+
+/* Seeding ------------------------------------------------------------------ */
+
+static void seed_one(PyTypeObject *t, uint64_t n, void *arg)
+{
+    (void)arg;
+    pd_counts_set_live((uintptr_t)t, t->tp_name, n);
+}
+
+/* Objects alive now, born before counting started (or while someone else
+ * held the tracer), are counted as born now. */
+static void seed(void)
+{
+    if (pd_objects_available())
+        pd_objects_live_by_type(seed_one, NULL);
+}
+
+int pd_objcount_start(void)
+{
+    if (backend != PD_COUNTS_OFF)
+        return 0;
+    if (tracer_start()) {
+        backend = PD_COUNTS_TRACER;
+    } else if (pd_objects_available()) {
+        pd_core_set_object_hooks(&allocator_events);
+        backend = PD_COUNTS_ALLOCATOR;
+    } else {
+        return -1;
+    }
+    seed();
+    return 0;
+}
+
+pd_count_backend pd_objcount_backend(void) { return backend; }
+
+/* The tracer is one per runtime, and tracemalloc.start() takes it (3.13).
+ * Take it back when it is free again, and re-synchronise the live counts
+ * with the heap; what was born and died meanwhile is missing. */
+static void check_tracer(void)
+{
+    if (backend != PD_COUNTS_TRACER || tracer_ours())
+        return;
+    if (!took_over) {
+        took_over = 1;
+        fprintf(stderr, "python-debug: the reference tracer was taken (tracemalloc?); "
+                        "per-type counts miss what was created and destroyed without it\n");
+    }
+#if PY_VERSION_HEX >= 0x030D0000
+    void *data;
+    if (PyRefTracer_GetTracer(&data) == NULL && PyRefTracer_SetTracer(on_trace, NULL) == 0)
+        seed();
+#endif
+}
+
+int pd_objcount_exact(void)
+{
+    check_tracer();
+    return backend == PD_COUNTS_TRACER && !took_over;
+}
+
+static int by_allocs(const void *a, const void *b)
+{
+    const pd_count_row *x = a, *y = b;
+    if (x->allocs != y->allocs)
+        return x->allocs < y->allocs ? 1 : -1;
+    return strcmp(x->name, y->name);
+}
+
+PyObject *pd_objcount_list(void)
+{
+    check_tracer();
+    pd_count_row *rows;
+    size_t n = pd_counts_rows(&rows);
+    qsort(rows, n, sizeof *rows, by_allocs);
+    PyObject *list = PyList_New(0);
+    for (size_t i = 0; list != NULL && i < n; i++) {
+        PyObject *t = Py_BuildValue("(sKKK)", rows[i].name, (unsigned long long)rows[i].allocs,
+                                    (unsigned long long)rows[i].frees,
+                                    (unsigned long long)rows[i].max);
+        if (t == NULL || PyList_Append(list, t) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(t);
+    }
+    pd_counts_free_rows(rows, n);
+    return list;
+}
+
+void pd_objcount_print(FILE *f)
+{
+    check_tracer();
+    pd_count_row *rows;
+    size_t n = pd_counts_rows(&rows);
+    qsort(rows, n, sizeof *rows, by_allocs);
+    fprintf(f, "%-40s %12s %12s %12s\n", "type", "allocs", "frees", "max alive");
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%-40s %12llu %12llu %12llu\n", rows[i].name,
+                (unsigned long long)rows[i].allocs, (unsigned long long)rows[i].frees,
+                (unsigned long long)rows[i].max);
+    fflush(f);
+    pd_counts_free_rows(rows, n);
+}

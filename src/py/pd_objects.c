@@ -1,0 +1,310 @@
+/* pd_objects.c - see pd_objects.h. */
+#define Py_BUILD_CORE 1
+#include <Python.h>
+/* Some versions' internal inline functions ignore a parameter. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "internal/pycore_object.h"
+#pragma GCC diagnostic pop
+
+#include <dlfcn.h>
+#include <stdlib.h>
+
+#include "pd_hooks.h"
+#include "pd_objects.h"
+#include "../core/pd_sys.h"
+
+/* Recognising objects ------------------------------------------------------ */
+
+/* Static types proven readable once stay so (CPython never unloads an
+ * extension), so they are remembered; heap types are checked each time,
+ * against the block that holds them.  Written under the core lock only
+ * (PD_LOCKED callers); PD_UNLOCKED callers only read it, and a stale miss
+ * just costs a dladdr. */
+#define STATIC_TYPES 4096
+static uintptr_t static_types[STATIC_TYPES];
+
+static size_t static_slot(uintptr_t t)
+{
+    return (size_t)((t >> 3) * 0x9E3779B97F4A7C15ull >> 52) & (STATIC_TYPES - 1);
+}
+
+static int static_known(uintptr_t t)
+{
+    for (size_t i = static_slot(t), k = 0; k < 8; i = (i + 1) & (STATIC_TYPES - 1), k++) {
+        if (static_types[i] == t)
+            return 1;
+        if (static_types[i] == 0)
+            return 0;
+    }
+    return 0;
+}
+
+static void static_remember(uintptr_t t)
+{
+    for (size_t i = static_slot(t), k = 0; k < 8; i = (i + 1) & (STATIC_TYPES - 1), k++) {
+        if (static_types[i] == 0) {
+            static_types[i] = t;
+            return;
+        }
+    }
+}
+
+static int live_block(uintptr_t addr, pd_lockstate ls, pd_block_info *out)
+{
+    if (ls == PD_LOCKED) {
+        const pd_block_info *b = pd_locked_find(addr);
+        if (b == NULL)
+            return 0;
+        *out = *b;
+        return 1;
+    }
+    return pd_find_block(addr, 1, out) && out->state == PD_LIVE;
+}
+
+static int is_type(uintptr_t t, pd_lockstate ls, int depth)
+{
+    if (t < 0x10000 || (t & 7) || depth > 4)
+        return 0;
+    if (t == (uintptr_t)&PyType_Type || static_known(t))
+        return 1;
+    pd_block_info tb;
+    int heap = live_block(t, ls, &tb);
+    if (heap) {
+        /* A heap type is a GC object, with or without a pre-header. */
+        uintptr_t off = t - tb.addr;
+        if (tb.domain != PD_OBJ || (off != 16 && off != 32) ||
+            tb.size < off + sizeof(PyTypeObject))
+            return 0;
+    } else {
+        Dl_info info;
+        if (dladdr((void *)t, &info) == 0)
+            return 0;
+    }
+    PyTypeObject *meta = Py_TYPE((PyObject *)t);
+    if (meta != &PyType_Type &&
+        !(is_type((uintptr_t)meta, ls, depth + 1) &&
+          PyType_FastSubclass(meta, Py_TPFLAGS_TYPE_SUBCLASS)))
+        return 0;
+    if (!(((PyTypeObject *)t)->tp_flags & Py_TPFLAGS_READY))
+        return 0;
+    if (!heap && ls == PD_LOCKED)
+        static_remember(t);
+    return 1;
+}
+
+int pd_obj_is_type(uintptr_t t, pd_lockstate ls) { return is_type(t, ls, 0); }
+
+/* Reference counts above this are not counts (a pointer read as one);
+ * immortal objects of 3.12+ sit at 2^32 - 1. */
+#define MAX_REFCNT ((Py_ssize_t)1 << 32)
+
+PyObject *pd_obj_in_block(const pd_block_info *b, pd_lockstate ls)
+{
+    if (b->domain != PD_OBJ || b->state != PD_LIVE)
+        return NULL;
+    for (size_t off = 0; off <= 32; off += 16) {
+        if (b->size < off + sizeof(PyObject))
+            break;
+        PyObject *op = (PyObject *)(b->addr + off);
+        uintptr_t t = (uintptr_t)Py_TYPE(op);
+        if (!is_type(t, ls, 0))
+            continue;
+        PyTypeObject *tp = (PyTypeObject *)t;
+        /* A compact str is smaller than the str type's basic size. */
+        size_t least = PyType_FastSubclass(tp, Py_TPFLAGS_UNICODE_SUBCLASS)
+                           ? sizeof(PyASCIIObject) : (size_t)tp->tp_basicsize;
+        if (_PyType_PreHeaderSize(tp) != off || off + least > b->size)
+            continue;
+        Py_ssize_t rc = Py_REFCNT(op);
+        if (rc <= 0 || rc > MAX_REFCNT)
+            continue;
+        return op;
+    }
+    return NULL;
+}
+
+static int is_immortal(PyObject *op)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return _Py_IsImmortal(op);
+#else
+    (void)op;
+    return 0;
+#endif
+}
+
+int pd_objects_available(void) { return pd_hooks_installed(); }
+
+/* Walks ---------------------------------------------------------------------
+ * Visits run with the core lock held and must not allocate through the
+ * hooks: what they collect goes to a private mapping, and the Python
+ * objects are built after the lock is dropped.  Collected objects get a
+ * reference first, so a garbage collection triggered while the result is
+ * built cannot free them. */
+
+typedef struct {
+    uint64_t serial;
+    PyObject *op;
+} found;
+
+typedef struct {
+    PyTypeObject *type;  /* filter, or NULL */
+    found *v;
+    size_t n, cap;
+    Py_ssize_t refs, count;
+} walk;
+
+static void collect(pd_block_info *b, void *arg)
+{
+    walk *w = arg;
+    PyObject *op = pd_obj_in_block(b, PD_LOCKED);
+    if (op == NULL || (w->type && Py_TYPE(op) != w->type))
+        return;
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 65536;
+        w->v = pd_sys_grow(w->v, w->cap * sizeof *w->v, cap * sizeof *w->v);
+        w->cap = cap;
+    }
+    Py_INCREF(op);
+    w->v[w->n].serial = b->serial;
+    w->v[w->n].op = op;
+    w->n++;
+}
+
+static int newest_first(const void *a, const void *b)
+{
+    uint64_t x = ((const found *)a)->serial, y = ((const found *)b)->serial;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static void walk_release(walk *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        Py_DECREF(w->v[i].op);
+    pd_sys_unmap(w->v, w->cap * sizeof *w->v);
+}
+
+static void total(pd_block_info *b, void *arg)
+{
+    walk *w = arg;
+    PyObject *op = pd_obj_in_block(b, PD_LOCKED);
+    if (op == NULL || is_immortal(op))
+        return;
+    w->refs += Py_REFCNT(op);
+    w->count++;
+}
+
+/* Objects outside the heap that a debug build's total counts: before 3.12
+ * the singletons, small ints and one-character strings are static and
+ * mortal (since 3.12 they are immortal, and no total counts them).  A
+ * missing Py_DECREF(Py_None) must show.  3.11 starts them at a count of
+ * 999999999, which no total includes: what counts is the change since we
+ * first looked. */
+#define MAX_STATICS 1024
+static PyObject *statics[MAX_STATICS];
+static Py_ssize_t statics_base;
+static int nstatics = -1;
+
+static void add_static(PyObject *op)
+{
+    pd_block_info b;
+    if (op != NULL && nstatics < MAX_STATICS && !is_immortal(op) &&
+        !pd_find_block((uintptr_t)op, 1, &b))
+        statics[nstatics++] = op;
+    if (op == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    Py_DECREF(op);
+}
+
+static void find_statics(void)
+{
+    nstatics = 0;
+    statics_base = 0;
+    add_static(Py_NewRef(Py_None));
+    add_static(Py_NewRef(Py_True));
+    add_static(Py_NewRef(Py_False));
+    add_static(Py_NewRef(Py_Ellipsis));
+    add_static(Py_NewRef(Py_NotImplemented));
+    for (long i = -5; i <= 256; i++)
+        add_static(PyLong_FromLong(i));
+    add_static(PyTuple_New(0));
+    add_static(PyBytes_FromStringAndSize(NULL, 0));
+    add_static(PyUnicode_New(0, 0));
+    for (int c = 0; c < 256; c++) {
+        char ch = (char)c;
+        add_static(PyBytes_FromStringAndSize(&ch, 1));
+        add_static(PyUnicode_FromOrdinal(c));
+    }
+    for (int i = 0; i < nstatics; i++)
+        statics_base += Py_REFCNT(statics[i]);
+}
+
+void pd_objects_total(Py_ssize_t *refs, Py_ssize_t *count)
+{
+    if (nstatics < 0)
+        find_statics();
+    walk w = {0};
+    pd_visit_live(PD_OBJ, total, &w);
+    for (int i = 0; i < nstatics; i++)
+        w.refs += Py_REFCNT(statics[i]);
+    w.refs -= statics_base;
+    *refs = w.refs;
+    *count = w.count;
+}
+
+PyObject *pd_objects_list(Py_ssize_t limit, PyTypeObject *type)
+{
+    walk w = {0};
+    w.type = type;
+    pd_visit_live(PD_OBJ, collect, &w);
+    qsort(w.v, w.n, sizeof *w.v, newest_first);
+    size_t n = limit > 0 && (size_t)limit < w.n ? (size_t)limit : w.n;
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    if (list != NULL)
+        for (size_t i = 0; i < n; i++)
+            PyList_SET_ITEM(list, (Py_ssize_t)i, Py_NewRef(w.v[i].op));
+    walk_release(&w);
+    return list;
+}
+
+void pd_objects_live_by_type(void (*fn)(PyTypeObject *t, uint64_t n, void *arg), void *arg)
+{
+    walk w = {0};
+    pd_visit_live(PD_OBJ, collect, &w);
+    /* Group by type: sort by type address, count runs. */
+    for (size_t i = 0; i < w.n; i++)
+        w.v[i].serial = (uint64_t)(uintptr_t)Py_TYPE(w.v[i].op);
+    qsort(w.v, w.n, sizeof *w.v, newest_first);
+    for (size_t i = 0; i < w.n;) {
+        size_t j = i;
+        while (j < w.n && w.v[j].serial == w.v[i].serial)
+            j++;
+        fn(Py_TYPE(w.v[i].op), (uint64_t)(j - i), arg);
+        i = j;
+    }
+    walk_release(&w);
+}
+
+void pd_objects_dump(FILE *f)
+{
+    walk w = {0};
+    pd_visit_live(PD_OBJ, collect, &w);
+    qsort(w.v, w.n, sizeof *w.v, newest_first);
+    fprintf(f, "Remaining objects:\n");
+    for (size_t i = w.n; i-- > 0;) {
+        PyObject *op = w.v[i].op;
+        PyObject *r = PyObject_Repr(op);
+        const char *s = r ? PyUnicode_AsUTF8(r) : NULL;
+        if (s == NULL)
+            PyErr_Clear();
+        /* One reference is ours, taken by the walk. */
+        fprintf(f, "%p [%zd] %.400s\n", (void *)op, Py_REFCNT(op) - 1,
+                s ? s : "<repr failed>");
+        Py_XDECREF(r);
+    }
+    fflush(f);
+    walk_release(&w);
+}
