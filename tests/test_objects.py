@@ -44,9 +44,15 @@ def parse(out):
     return ast.literal_eval("(" + out.strip().splitlines()[-1].replace("] [", "], [") + ")")
 
 
+# Where objects are found: the debug allocator's blocks, or pymalloc's
+# arenas with a set of the large blocks (-X malloc=objects).
+MODES = ["malloc=on", "malloc=objects"]
+
+
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("kind,per", KINDS, ids=[k for k, _ in KINDS])
-def test_total_rises_by_the_leaked_references(run, kind, per):
-    r = run(DELTAS % (kind, N, N))
+def test_total_rises_by_the_leaked_references(run, kind, per, mode):
+    r = run(DELTAS % (kind, N, N), mode)
     assert r.rc == 0, r
     deltas, clean = parse(r.out)
     # The first round may fill caches (as regrtest -R's warm-up allows).
@@ -74,6 +80,7 @@ def test_leaked_references_to_none(run, py):
 
 
 def test_getobjects_newest_first_and_by_type(run):
+    """Newest first: the debug allocator numbers its blocks."""
     r = run("import pydebug\nclass K:\n    def __init__(self, i): self.i = i\n"
             "ks = [K(i) for i in range(50)]\n"
             "got = pydebug.getobjects(0, K)\n"
@@ -83,6 +90,28 @@ def test_getobjects_newest_first_and_by_type(run):
             "del ks, got\nprint(len(pydebug.getobjects(0, K)))\n")
     assert r.rc == 0, r
     assert r.out.split("\n")[:4] == ["50 [49, 48, 47]", "7 True", "True", "0"], r
+
+
+def test_getobjects_without_the_debug_allocator(run):
+    r = run("import pydebug\nclass K:\n    def __init__(self, i): self.i = i\n"
+            "ks = [K(i) for i in range(50)]\nbig = [bytes(5000) for i in range(3)]\n"
+            "got = pydebug.getobjects(0, K)\n"
+            "print(len(got), sorted(k.i for k in got) == list(range(50)))\n"
+            "print(len([b for b in pydebug.getobjects(0, bytes) if len(b) == 5000]))\n"
+            "print(pydebug.accounting()['objects'])\n", "malloc=objects")
+    assert r.rc == 0, r
+    assert r.out.split("\n")[:3] == ["50 True", "3", "pymalloc walk"], r
+
+
+def test_getcounts_without_the_debug_allocator(run, py):
+    """-X malloc=objects has per-type counts only from an exact tracer."""
+    r = run("import pydebug\ntry:\n    print(len(pydebug.getcounts()) > 10)\n"
+            "except RuntimeError as e:\n    print(e)\n", "malloc=objects")
+    assert r.rc == 0, r
+    if tuple(py["ver"]) >= (3, 13, 3):
+        assert r.out.strip() == "True", r
+    else:
+        assert "per-type counts need the python-debug allocator" in r.out, r
 
 
 def test_getobjects_bad_arguments(run):
@@ -190,8 +219,9 @@ def test_tracemalloc_takes_the_tracer(run, py):
     assert lines[1] == "7", r  # counting resumed
 
 
-def test_showrefcount_at_exit(run, py):
-    r = run("x = 1", "showrefcount")
+@pytest.mark.parametrize("mode", MODES)
+def test_showrefcount_at_exit(run, py, mode):
+    r = run("x = 1", "showrefcount", mode)
     assert r.rc == 0, r
     assert re.search(r"^\[\d+ refs, \d+ blocks\]$", r.err, re.M), r
     assert r.err.count(" refs, ") == 1, r  # a debug build's own line is not doubled

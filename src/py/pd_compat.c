@@ -7,6 +7,7 @@
 #include "pd_hooks.h"
 #include "pd_objcount.h"
 #include "pd_objects.h"
+#include "pd_pymwalk.h"
 
 static int native_refcount; /* the interpreter prints [N refs] itself */
 static int show_refs, dump_refs, count_allocs;
@@ -20,10 +21,20 @@ static void print_refs(void)
         return;
     Py_ssize_t refs, count;
     pd_objects_total(&refs, &count);
-    pd_stats st;
-    pd_get_stats(&st);
-    fprintf(stderr, "[%zd refs, %llu blocks]\n", refs,
-            (unsigned long long)(st.dom[PD_MEM].blocks + st.dom[PD_OBJ].blocks));
+    unsigned long long blocks = 0;
+    if (!pd_hooks_installed()) {
+        /* pymalloc's own count */
+        PyObject *f = PySys_GetObject("getallocatedblocks");
+        PyObject *r = f ? PyObject_CallNoArgs(f) : NULL;
+        blocks = r ? PyLong_AsUnsignedLongLong(r) : 0;
+        Py_XDECREF(r);
+        PyErr_Clear();
+    } else {
+        pd_stats st;
+        pd_get_stats(&st);
+        blocks = st.dom[PD_MEM].blocks + st.dom[PD_OBJ].blocks;
+    }
+    fprintf(stderr, "[%zd refs, %llu blocks]\n", refs, blocks);
     fflush(stderr);
 }
 
@@ -126,6 +137,8 @@ static int install_sys_compat(PyObject *module)
         return -1;
     /* With our allocator, pymalloc holds no block: count ours instead, or
      * regrtest -R could never see a block leak. */
+    if (!pd_hooks_installed())
+        return 0;
     return set_sys(module, "getallocatedblocks", "_allocatedblocks", 1);
 }
 
@@ -145,16 +158,20 @@ static int register_exit_report(PyObject *module)
 int pd_compat_start(PyObject *module)
 {
     const pd_config *cfg = pd_hooks_config();
+    if (pd_pym_active())
+        pd_pym_selftest();
     native_refcount = PySys_GetObject("gettotalrefcount") != NULL;
     show_refs = cfg->showrefcount && !native_refcount;
     dump_refs = cfg->dumprefs;
     count_allocs = cfg->countallocs;
     if ((show_refs || dump_refs || cfg->sys_compat) && !pd_objects_available())
-        fprintf(stderr, "python-debug: -X showrefcount, dumprefs and sys-compat need the "
-                        "debug allocator (not -X malloc=off); ignored\n");
-    if ((cfg->countallocs || cfg->sys_compat) && pd_objcount_start() < 0)
-        fprintf(stderr, "python-debug: -X countallocs: no source of per-type counts "
-                        "on this interpreter with -X malloc=off; ignored\n");
+        fprintf(stderr, "python-debug: -X showrefcount, dumprefs and sys-compat need "
+                        "-X malloc=on or -X malloc=objects; ignored\n");
+    if (cfg->countallocs && pd_objcount_start() < 0)
+        fprintf(stderr, "python-debug: -X countallocs: per-type counts need the debug "
+                        "allocator on this interpreter (-X malloc=on); ignored\n");
+    if (cfg->sys_compat && !cfg->countallocs)
+        pd_objcount_start(); /* sys.getcounts() counts from the start, if it can */
     if (cfg->sys_compat && pd_objects_available() && install_sys_compat(module) < 0)
         return -1;
     if (show_refs && install_interactive_hook() < 0)

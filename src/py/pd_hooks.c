@@ -13,6 +13,7 @@
 #include "pd_codes.h"
 #include "pd_hooks.h"
 #include "pd_pyframe.h"
+#include "pd_pymwalk.h"
 #include "../core/pd_heap.h"
 #include "../core/pd_report.h"
 #include "../core/pd_stack.h"
@@ -76,7 +77,9 @@ static int x_option(pd_config *cfg, const char *opt)
     const char *v = eq ? eq + 1 : NULL;
 
     if (!strcmp(name, "malloc")) {
-        if (on_off(v, &cfg->enabled)) return bad_option(name, "on or off", v);
+        cfg->objects_only = v && !strcmp(v, "objects");
+        if (cfg->objects_only) cfg->enabled = 0;
+        else if (on_off(v, &cfg->enabled)) return bad_option(name, "on, off or objects", v);
     } else if (!strcmp(name, "pymalloc")) {
         int on;
         if (on_off(v, &on)) return bad_option(name, "on or off", v);
@@ -347,6 +350,8 @@ void pd_hooks_install(const pd_config *cfg)
             PyMem_GetAllocator(PYMEM_DOMAIN_RAW, &raw);
             PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &raw);
         }
+        if (cfg->objects_only)
+            pd_pym_install();
         return; /* pymalloc prints its own statistics (see pd_config_parse) */
     }
     pd_core_init(&cfg->core);

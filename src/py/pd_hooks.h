@@ -10,6 +10,8 @@
 typedef struct {
     pd_options core;
     int enabled;       /* -X malloc=off turns the debug allocator off */
+    int objects_only;  /* -X malloc=objects: no debug allocator, only what
+                        * object accounting needs (pd_pymwalk.h) */
     int pymalloc_off;  /* -X pymalloc=off with malloc=off: objects on the system
                         * allocator (with the debug allocator on, no block ever
                         * goes to pymalloc) */

@@ -84,7 +84,7 @@ static PyObject *need_objects(void)
 {
     PyErr_SetString(PyExc_RuntimeError,
                     "object accounting needs the python-debug allocator "
-                    "(run under python-debug, without -X malloc=off)");
+                    "(run under python-debug with -X malloc=on or -X malloc=objects)");
     return NULL;
 }
 
@@ -123,8 +123,13 @@ static PyObject *pd_getobjects_py(PyObject *self, PyObject *args, PyObject *kw)
 static PyObject *pd_getcounts_py(PyObject *self, PyObject *unused)
 {
     (void)self, (void)unused;
-    if (pd_objcount_start() < 0)
-        return need_objects();
+    if (pd_objcount_start() < 0) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "per-type counts need the python-debug allocator on this interpreter "
+                        "(-X malloc=on); -X malloc=objects has them only where the reference "
+                        "tracer is exact (CPython 3.13.3+)");
+        return NULL;
+    }
     return pd_objcount_list();
 }
 
@@ -134,7 +139,8 @@ static PyObject *pd_accounting_py(PyObject *self, PyObject *unused)
     static const char *const names[] = {NULL, "tracer", "allocator"};
     pd_count_backend b = pd_objcount_backend();
     return Py_BuildValue("{sssssO}", "objects",
-                         pd_objects_available() ? "heap walk" : "unavailable",
+                         pd_hooks_installed() ? "debug allocator"
+                         : pd_objects_available() ? "pymalloc walk" : "unavailable",
                          "counts", b == PD_COUNTS_OFF ? "off" : names[b],
                          "counts_exact", pd_objcount_exact() ? Py_True : Py_False);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pd_hooks.h"
 #include "pd_objcount.h"
 #include "pd_objects.h"
 #include "../core/pd_counts.h"
@@ -149,7 +150,7 @@ int pd_objcount_start(void)
         return 0;
     if (tracer_start()) {
         backend = PD_COUNTS_TRACER;
-    } else if (pd_objects_available()) {
+    } else if (pd_hooks_installed()) {
         pd_core_set_object_hooks(&allocator_events);
         backend = PD_COUNTS_ALLOCATOR;
     } else {

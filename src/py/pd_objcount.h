@@ -22,7 +22,8 @@ typedef enum {
 } pd_count_backend;
 
 /* Start counting (GIL held; idempotent).  -1 when no source is available
- * (the debug allocator is off and the tracer is absent or inexact). */
+ * (the debug allocator is off or -X malloc=objects, and the tracer is
+ * absent or inexact). */
 int pd_objcount_start(void);
 pd_count_backend pd_objcount_backend(void);
 /* Whether every birth and death was seen by the tracer. */

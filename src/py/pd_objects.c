@@ -12,6 +12,7 @@
 
 #include "pd_hooks.h"
 #include "pd_objects.h"
+#include "pd_pymwalk.h"
 #include "../core/pd_sys.h"
 
 /* Recognising objects ------------------------------------------------------ */
@@ -52,6 +53,8 @@ static void static_remember(uintptr_t t)
 
 static int live_block(uintptr_t addr, pd_lockstate ls, pd_block_info *out)
 {
+    if (pd_pym_active())
+        return pd_pym_find(addr, out);
     if (ls == PD_LOCKED) {
         const pd_block_info *b = pd_locked_find(addr);
         if (b == NULL)
@@ -134,7 +137,17 @@ static int is_immortal(PyObject *op)
 #endif
 }
 
-int pd_objects_available(void) { return pd_hooks_installed(); }
+int pd_objects_available(void) { return pd_hooks_installed() || pd_pym_active(); }
+
+/* Every block that may hold a live object: the debug allocator's live
+ * object-domain blocks (with its lock held), or pymalloc's. */
+static void visit_blocks(pd_visit_fn fn, void *arg)
+{
+    if (pd_hooks_installed())
+        pd_visit_live(PD_OBJ, fn, arg);
+    else if (pd_pym_active())
+        pd_pym_visit(fn, arg);
+}
 
 /* Walks ---------------------------------------------------------------------
  * Visits run with the core lock held and must not allocate through the
@@ -178,6 +191,19 @@ static int newest_first(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
+static int address_order(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)((const found *)a)->op, y = (uintptr_t)((const found *)b)->op;
+    return x < y ? -1 : x > y;
+}
+
+/* Newest first where blocks have serials (the debug allocator), else in
+ * address order. */
+static void sort_found(walk *w)
+{
+    qsort(w->v, w->n, sizeof *w->v, pd_hooks_installed() ? newest_first : address_order);
+}
+
 static void walk_release(walk *w)
 {
     for (size_t i = 0; i < w->n; i++)
@@ -210,7 +236,7 @@ static void add_static(PyObject *op)
 {
     pd_block_info b;
     if (op != NULL && nstatics < MAX_STATICS && !is_immortal(op) &&
-        !pd_find_block((uintptr_t)op, 1, &b))
+        !live_block((uintptr_t)op, PD_UNLOCKED, &b))
         statics[nstatics++] = op;
     if (op == NULL) {
         PyErr_Clear();
@@ -247,7 +273,7 @@ void pd_objects_total(Py_ssize_t *refs, Py_ssize_t *count)
     if (nstatics < 0)
         find_statics();
     walk w = {0};
-    pd_visit_live(PD_OBJ, total, &w);
+    visit_blocks(total, &w);
     for (int i = 0; i < nstatics; i++)
         w.refs += Py_REFCNT(statics[i]);
     w.refs -= statics_base;
@@ -259,8 +285,8 @@ PyObject *pd_objects_list(Py_ssize_t limit, PyTypeObject *type)
 {
     walk w = {0};
     w.type = type;
-    pd_visit_live(PD_OBJ, collect, &w);
-    qsort(w.v, w.n, sizeof *w.v, newest_first);
+    visit_blocks(collect, &w);
+    sort_found(&w);
     size_t n = limit > 0 && (size_t)limit < w.n ? (size_t)limit : w.n;
     PyObject *list = PyList_New((Py_ssize_t)n);
     if (list != NULL)
@@ -273,7 +299,7 @@ PyObject *pd_objects_list(Py_ssize_t limit, PyTypeObject *type)
 void pd_objects_live_by_type(void (*fn)(PyTypeObject *t, uint64_t n, void *arg), void *arg)
 {
     walk w = {0};
-    pd_visit_live(PD_OBJ, collect, &w);
+    visit_blocks(collect, &w);
     /* Group by type: sort by type address, count runs. */
     for (size_t i = 0; i < w.n; i++)
         w.v[i].serial = (uint64_t)(uintptr_t)Py_TYPE(w.v[i].op);
@@ -291,8 +317,8 @@ void pd_objects_live_by_type(void (*fn)(PyTypeObject *t, uint64_t n, void *arg),
 void pd_objects_dump(FILE *f)
 {
     walk w = {0};
-    pd_visit_live(PD_OBJ, collect, &w);
-    qsort(w.v, w.n, sizeof *w.v, newest_first);
+    visit_blocks(collect, &w);
+    sort_found(&w);
     fprintf(f, "Remaining objects:\n");
     for (size_t i = w.n; i-- > 0;) {
         PyObject *op = w.v[i].op;
