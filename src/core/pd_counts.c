@@ -6,7 +6,6 @@
  * the index, which the next growth drops. */
 #include "pd_counts.h"
 
-#include <pthread.h>
 #include <string.h>
 
 #include "pd_sys.h"
@@ -18,7 +17,6 @@ typedef struct {
     uint32_t row;
 } slot;
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pd_count_row *rows;
 static size_t nrows, rows_cap;
 static slot *index_;
@@ -61,14 +59,24 @@ static void grow_index(void)
     index_tombs = 0;
 }
 
-/* The row of a live type, created on first sight.  Lock held. */
+/* The last type looked up: births and deaths come in runs of one type.
+ * Dropped whenever rows move or a type is detached. */
+static uintptr_t last_key;
+static size_t last_row;
+
+/* The row of a live type, created on first sight. */
 static pd_count_row *row_of(uintptr_t type, const char *name)
 {
+    if (type == last_key && last_key)
+        return &rows[last_row];
     if (index_cap) {
         size_t i = hash(type, index_cap);
         for (; index_[i].key != 0; i = (i + 1) & (index_cap - 1))
-            if (index_[i].key == type)
-                return &rows[index_[i].row];
+            if (index_[i].key == type) {
+                last_key = type;
+                last_row = index_[i].row;
+                return &rows[last_row];
+            }
     }
     if ((index_used + 1) * 2 > index_cap)
         grow_index();
@@ -87,7 +95,7 @@ static pd_count_row *row_of(uintptr_t type, const char *name)
     return r;
 }
 
-static void born_locked(pd_count_row *r)
+static void count_birth(pd_count_row *r)
 {
     r->allocs++;
     r->live++;
@@ -97,29 +105,25 @@ static void born_locked(pd_count_row *r)
 
 void pd_counts_born(uintptr_t type, const char *name)
 {
-    pthread_mutex_lock(&lock);
-    born_locked(row_of(type, name));
-    pthread_mutex_unlock(&lock);
+    count_birth(row_of(type, name));
 }
 
 void pd_counts_died(uintptr_t type, const char *name)
 {
-    pthread_mutex_lock(&lock);
     pd_count_row *r = row_of(type, name);
     if (r->live == 0)
-        born_locked(r); /* predates counting */
+        count_birth(r); /* predates counting */
     r->live--;
     r->frees++;
-    pthread_mutex_unlock(&lock);
 }
 
 void pd_counts_type_gone(uintptr_t type)
 {
-    pthread_mutex_lock(&lock);
     if (index_cap) {
         size_t i = hash(type, index_cap);
         for (; index_[i].key != 0; i = (i + 1) & (index_cap - 1)) {
             if (index_[i].key == type) {
+                last_key = 0;
                 index_[i].key = TOMBSTONE;
                 index_tombs++;
                 rows[index_[i].row].key = 0;
@@ -127,28 +131,23 @@ void pd_counts_type_gone(uintptr_t type)
             }
         }
     }
-    pthread_mutex_unlock(&lock);
 }
 
 void pd_counts_set_live(uintptr_t type, const char *name, uint64_t live)
 {
-    pthread_mutex_lock(&lock);
     pd_count_row *r = row_of(type, name);
     r->allocs = r->frees + live;
     r->live = live;
     if (live > r->max)
         r->max = live;
-    pthread_mutex_unlock(&lock);
 }
 
 size_t pd_counts_rows(pd_count_row **out)
 {
-    pthread_mutex_lock(&lock);
     size_t n = nrows;
     *out = n ? pd_sys_map(n * sizeof **out) : NULL;
     if (n)
         memcpy(*out, rows, n * sizeof **out);
-    pthread_mutex_unlock(&lock);
     return n;
 }
 
