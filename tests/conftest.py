@@ -82,6 +82,9 @@ def discover():
 
 PRESENT, MISSING = discover()
 
+# tests/data holds programs the tests run (a leaking unittest module), not tests.
+collect_ignore = ["data"]
+
 
 def interpreter_params():
     params = [pytest.param(i, id=i["id"]) for i in PRESENT]

@@ -12,6 +12,7 @@
 
 #include "pd_codes.h"
 #include "pd_hooks.h"
+#include "pd_objects.h"
 #include "pd_pyframe.h"
 #include "pd_pymwalk.h"
 #include "../core/pd_heap.h"
@@ -319,7 +320,11 @@ static int is_system_object(const char *path)
     return !strncmp(path, "/lib", 4) || !strncmp(path, "/usr/lib", 8);
 }
 
-void pd_hooks_modules_changed(void) { pd_modules_refresh(is_system_object); }
+void pd_hooks_modules_changed(void)
+{
+    pd_modules_refresh(is_system_object);
+    pd_objects_modules_changed();
+}
 
 /* Install ---------------------------------------------------------------------- */
 

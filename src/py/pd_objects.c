@@ -7,7 +7,9 @@
 #include "internal/pycore_object.h"
 #pragma GCC diagnostic pop
 
-#include <dlfcn.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "pd_hooks.h"
@@ -21,7 +23,7 @@
  * extension), so they are remembered; heap types are checked each time,
  * against the block that holds them.  Written under the core lock only
  * (PD_LOCKED callers); PD_UNLOCKED callers only read it, and a stale miss
- * just costs a dladdr. */
+ * just costs a segment lookup. */
 #define STATIC_TYPES 4096
 static uintptr_t static_types[STATIC_TYPES];
 
@@ -49,6 +51,72 @@ static void static_remember(uintptr_t t)
             return;
         }
     }
+}
+
+/* Readable segments of the loaded objects (PT_LOAD with PF_R), sorted: a
+ * static type must lie wholly inside one.  (dladdr is not enough: it also
+ * answers for the gaps between an object's segments, which the loader
+ * maps inaccessible.)  Rebuilt after dlopen/dlclose into the spare of two
+ * tables, then published, so a reader never sees a half-built one. */
+#define MAX_SEGS 4096
+typedef struct {
+    uintptr_t lo, hi;
+} seg;
+typedef struct {
+    seg v[MAX_SEGS];
+    int n;
+} seg_table;
+static seg_table seg_tables[2];
+static _Atomic(seg_table *) segs;
+static atomic_int segs_stale = 1;
+static pthread_mutex_t segs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void pd_objects_modules_changed(void) { atomic_store(&segs_stale, 1); }
+
+static int add_segments(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    seg_table *t = arg;
+    for (int i = 0; i < info->dlpi_phnum && t->n < MAX_SEGS; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_R)) {
+            t->v[t->n].lo = info->dlpi_addr + ph->p_vaddr;
+            t->v[t->n].hi = t->v[t->n].lo + ph->p_memsz;
+            t->n++;
+        }
+    }
+    return 0;
+}
+
+static int by_lo(const void *a, const void *b)
+{
+    uintptr_t x = ((const seg *)a)->lo, y = ((const seg *)b)->lo;
+    return x < y ? -1 : x > y;
+}
+
+static int readable_static(uintptr_t a, size_t len)
+{
+    if (atomic_exchange(&segs_stale, 0)) {
+        pthread_mutex_lock(&segs_lock);
+        seg_table *t = atomic_load(&segs) == &seg_tables[0] ? &seg_tables[1] : &seg_tables[0];
+        t->n = 0;
+        dl_iterate_phdr(add_segments, t);
+        qsort(t->v, (size_t)t->n, sizeof t->v[0], by_lo);
+        atomic_store(&segs, t);
+        pthread_mutex_unlock(&segs_lock);
+    }
+    const seg_table *t = atomic_load(&segs);
+    if (t == NULL)
+        return 0; /* another thread is building the first table */
+    int lo = 0, hi = t->n; /* last segment starting at or below a */
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (t->v[mid].lo <= a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && a <= UINTPTR_MAX - len && a + len <= t->v[lo - 1].hi;
 }
 
 static int live_block(uintptr_t addr, pd_lockstate ls, pd_block_info *out)
@@ -79,10 +147,8 @@ static int is_type(uintptr_t t, pd_lockstate ls, int depth)
         if (tb.domain != PD_OBJ || (off != 16 && off != 32) ||
             tb.size < off + sizeof(PyTypeObject))
             return 0;
-    } else {
-        Dl_info info;
-        if (dladdr((void *)t, &info) == 0)
-            return 0;
+    } else if (!readable_static(t, sizeof(PyTypeObject))) {
+        return 0;
     }
     PyTypeObject *meta = Py_TYPE((PyObject *)t);
     if (meta != &PyType_Type &&

@@ -32,6 +32,9 @@ PyObject *pd_obj_in_block(const pd_block_info *b, pd_lockstate ls);
 /* Whether t is a type object we may read. */
 int pd_obj_is_type(uintptr_t t, pd_lockstate ls);
 
+/* After dlopen/dlclose: static types may have come or gone. */
+void pd_objects_modules_changed(void);
+
 /* Whether the walk-based queries work (the debug allocator is on). */
 int pd_objects_available(void);
 
