@@ -126,6 +126,21 @@ def ext_dir(py):
     return _build_ext(py)
 
 
+@pytest.fixture(scope="session")
+def venv_python(py):
+    """A venv of the interpreter with pytest in it (from PyPI), for running
+    the pytest plugin under python-debug; made once in build/venvs/."""
+    venv = os.path.join(BUILD, "venvs", py["id"])
+    exe = os.path.join(venv, "bin", "python")
+    if not os.path.exists(os.path.join(venv, "ready")):
+        subprocess.run([py["exe"], "-m", "venv", "--clear", venv], check=True,
+                       capture_output=True)
+        subprocess.run([exe, "-m", "pip", "install", "-q", "pytest"], check=True,
+                       capture_output=True)
+        open(os.path.join(venv, "ready"), "w").close()
+    return exe
+
+
 class Result:
     def __init__(self, proc):
         self.rc = proc.returncode

@@ -831,6 +831,14 @@ void pd_visit_live(pd_domain d, pd_visit_fn fn, void *arg)
     pthread_mutex_unlock(&lock);
 }
 
+uint64_t pd_next_serial(void)
+{
+    pthread_mutex_lock(&lock);
+    uint64_t s = next_serial;
+    pthread_mutex_unlock(&lock);
+    return s;
+}
+
 const pd_block_info *pd_locked_find(uintptr_t addr)
 {
     pd_entry *e;

@@ -152,6 +152,9 @@ uint32_t pd_core_stack_put(const uintptr_t *words, int n);
 /* Serial of the live block holding the object at p (at its start or
  * behind a GC header), 0 when there is none. */
 uint64_t pd_serial_of(const void *p);
+/* The serial the next block will get: blocks with serials at or above it
+ * were allocated after this call. */
+uint64_t pd_next_serial(void);
 
 /* Statistics ----------------------------------------------------------- */
 typedef struct {

@@ -42,11 +42,25 @@ int dlclose(void *handle)
     return rc;
 }
 
-/* atexit.register(pydebug._exit_check): registered first, so it runs after
+/* The pydebug package (Python parts: the pytest plugin, leak checks) sits
+ * in the source tree; it goes last on sys.path, so nothing of the
+ * program's is shadowed. */
+static int add_package_path(void)
+{
+    PyObject *path = PySys_GetObject("path");
+    PyObject *dir = PyUnicode_FromString(PD_PYDIR);
+    int rc = path && dir ? PyList_Append(path, dir) : -1;
+    Py_XDECREF(dir);
+    if (rc < 0)
+        PyErr_Print();
+    return rc;
+}
+
+/* atexit.register(_pydebug._exit_check): registered first, so it runs after
  * the program's own exit handlers. */
 static int register_exit_check(void)
 {
-    PyObject *m = PyImport_ImportModule("pydebug");
+    PyObject *m = PyImport_ImportModule("_pydebug");
     PyObject *f = m ? PyObject_GetAttrString(m, "_exit_check") : NULL;
     PyObject *ax = f ? PyImport_ImportModule("atexit") : NULL;
     PyObject *r = ax ? PyObject_CallMethod(ax, "register", "O", f) : NULL;
@@ -64,7 +78,7 @@ static int register_exit_check(void)
  * their exit report registers after the exit check, so it runs before. */
 static int start_compat(void)
 {
-    PyObject *m = PyImport_ImportModule("pydebug");
+    PyObject *m = PyImport_ImportModule("_pydebug");
     int rc = m ? pd_compat_start(m) : -1;
     if (rc < 0)
         PyErr_Print();
@@ -94,7 +108,7 @@ int main(int argc, char **argv)
     pd_hooks_install(&cfg);
     if (cfg.crash)
         pd_crash_install();
-    if (PyImport_AppendInittab("pydebug", pd_module_init) < 0)
+    if (PyImport_AppendInittab("_pydebug", pd_module_init) < 0)
         return 2;
 
     PyConfig config;
@@ -115,6 +129,8 @@ int main(int argc, char **argv)
     if (PyStatus_Exception(st))
         Py_ExitStatusException(st);
 
+    if (add_package_path() < 0)
+        return 2;
     if (pd_hooks_installed() && register_exit_check() < 0)
         return 2;
     if (start_compat() < 0)

@@ -1,5 +1,7 @@
-/* pd_module.c - the `pydebug` module: the debug allocator seen from
- * Python.  Built into the python-debug host. */
+/* pd_module.c - the `_pydebug` module: the debug allocator and object
+ * accounting seen from Python.  Built into the python-debug host; the
+ * `pydebug` package (src/python/pydebug) re-exports it beside the parts
+ * written in Python. */
 #include <Python.h>
 
 #include "pd_compat.h"
@@ -117,7 +119,56 @@ static PyObject *pd_getobjects_py(PyObject *self, PyObject *args, PyObject *kw)
     }
     if (!pd_objects_available())
         return need_objects();
-    return pd_objects_list(limit, type == Py_None ? NULL : (PyTypeObject *)type);
+    return pd_objects_list(limit, type == Py_None ? NULL : (PyTypeObject *)type, 0);
+}
+
+static PyObject *pd_mark_py(PyObject *self, PyObject *unused)
+{
+    (void)self, (void)unused;
+    return PyLong_FromUnsignedLongLong(pd_objects_mark());
+}
+
+static PyObject *pd_objects_since_py(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    unsigned long long since = PyLong_AsUnsignedLongLong(arg);
+    if (since == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    if (!pd_objects_available())
+        return need_objects();
+    return pd_objects_list(0, NULL, since);
+}
+
+static PyObject *pd_referrers_py(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *targets, *ignore, *tracked;
+    if (!PyArg_ParseTuple(args, "O!O!O!:_referrers", &PyList_Type, &targets, &PyTuple_Type,
+                          &ignore, &PyList_Type, &tracked))
+        return NULL;
+    if (!pd_objects_available())
+        return need_objects();
+    return pd_objects_referrers(targets, ignore, tracked);
+}
+
+static PyObject *pd_addresses_py(PyObject *self, PyObject *unused)
+{
+    (void)self, (void)unused;
+    if (!pd_objects_available())
+        return need_objects();
+    return pd_objects_addresses();
+}
+
+static PyObject *pd_serial_py(PyObject *self, PyObject *obj)
+{
+    (void)self;
+    return PyLong_FromUnsignedLongLong(pd_hooks_installed() ? pd_serial_of(obj) : 0);
+}
+
+static PyObject *pd_allocation_site_py(PyObject *self, PyObject *obj)
+{
+    (void)self;
+    return pd_objects_site(obj);
 }
 
 static PyObject *pd_getcounts_py(PyObject *self, PyObject *unused)
@@ -179,6 +230,22 @@ static PyMethodDef methods[] = {
      "getcounts() -> list\n\n[(type name, allocations, frees, most alive at once), ...] "
      "as sys.getcounts() under COUNT_ALLOCS.  Counting starts at the first call "
      "(or at start with -X countallocs / -X sys-compat)."},
+    {"_mark", pd_mark_py, METH_NOARGS,
+     "_mark() -> int\n\nA serial: objects allocated from now on have serials at or above it "
+     "(0 without the debug allocator)."},
+    {"_objects_since", pd_objects_since_py, METH_O,
+     "_objects_since(mark) -> list\n\nLive objects allocated at or after mark, newest first."},
+    {"_referrers", pd_referrers_py, METH_VARARGS,
+     "_referrers(targets, ignore, gc_objects) -> list\n\nFor each target: (references it has, "
+     "references found from containers and running frames, a few of the containers holding "
+     "it)."},
+    {"_addresses", pd_addresses_py, METH_NOARGS,
+     "_addresses() -> bytes\n\nThe addresses of the live objects, sorted, as native words."},
+    {"_serial", pd_serial_py, METH_O,
+     "_serial(obj) -> int\n\nThe serial number of obj's block (0: unknown)."},
+    {"allocation_site", pd_allocation_site_py, METH_O,
+     "allocation_site(obj) -> str or None\n\nWhere obj's block was allocated: the C caller "
+     "and the Python line (and full stacks under -X stacks=N), as in reports."},
     {"accounting", pd_accounting_py, METH_NOARGS,
      "accounting() -> dict\n\nWhere the object figures come from on this interpreter."},
     {"_allocatedblocks", pd_allocatedblocks_py, METH_NOARGS,
@@ -189,7 +256,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef moduledef = {
-    PyModuleDef_HEAD_INIT, "pydebug",
+    PyModuleDef_HEAD_INIT, "_pydebug",
     "python-debug: a debug allocator and debug-build facilities for any CPython.",
     -1, methods, NULL, NULL, NULL, NULL,
 };

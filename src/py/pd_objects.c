@@ -11,10 +11,13 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "pd_hooks.h"
 #include "pd_objects.h"
+#include "pd_pyframe.h"
 #include "pd_pymwalk.h"
+#include "../core/pd_report.h"
 #include "../core/pd_sys.h"
 
 /* Recognising objects ------------------------------------------------------ */
@@ -229,6 +232,7 @@ typedef struct {
 
 typedef struct {
     PyTypeObject *type;  /* filter, or NULL */
+    uint64_t since;      /* filter: serials at or above, 0 = any */
     found *v;
     size_t n, cap;
     Py_ssize_t refs, count;
@@ -237,6 +241,8 @@ typedef struct {
 static void collect(pd_block_info *b, void *arg)
 {
     walk *w = arg;
+    if (b->serial < w->since)
+        return;
     PyObject *op = pd_obj_in_block(b, PD_LOCKED);
     if (op == NULL || (w->type && Py_TYPE(op) != w->type))
         return;
@@ -347,10 +353,11 @@ void pd_objects_total(Py_ssize_t *refs, Py_ssize_t *count)
     *count = w.count;
 }
 
-PyObject *pd_objects_list(Py_ssize_t limit, PyTypeObject *type)
+PyObject *pd_objects_list(Py_ssize_t limit, PyTypeObject *type, uint64_t since)
 {
     walk w = {0};
     w.type = type;
+    w.since = since;
     visit_blocks(collect, &w);
     sort_found(&w);
     size_t n = limit > 0 && (size_t)limit < w.n ? (size_t)limit : w.n;
@@ -399,4 +406,194 @@ void pd_objects_dump(FILE *f)
     }
     fflush(f);
     walk_release(&w);
+}
+
+uint64_t pd_objects_mark(void) { return pd_hooks_installed() ? pd_next_serial() : 0; }
+
+/* Referrers ------------------------------------------------------------------
+ * The targets go in an open-addressing table (address -> index); every
+ * live container is traversed, and every running frame visited, counting
+ * the references that land on a target. */
+
+#define MAX_HOLDERS 16
+
+typedef struct {
+    PyObject **keys;
+    Py_ssize_t *idx, *found;
+    PyObject *(*holders)[MAX_HOLDERS]; /* the first containers found, per target */
+    size_t cap;
+    PyObject *current;   /* the container being traversed */
+} refscan;
+
+static size_t ref_slot(const refscan *r, PyObject *o)
+{
+    return (size_t)(((uintptr_t)o >> 4) * 0x9E3779B97F4A7C15ull >> 20) & (r->cap - 1);
+}
+
+static int ref_visit(PyObject *o, void *arg)
+{
+    refscan *r = arg;
+    if (o == NULL)
+        return 0;
+    for (size_t i = ref_slot(r, o); r->keys[i] != NULL; i = (i + 1) & (r->cap - 1)) {
+        if (r->keys[i] == o) {
+            Py_ssize_t k = r->idx[i];
+            r->found[k]++;
+            for (int h = 0; h < MAX_HOLDERS && r->current != NULL; h++) {
+                if (r->holders[k][h] == r->current)
+                    break;
+                if (r->holders[k][h] == NULL) {
+                    r->holders[k][h] = r->current;
+                    break;
+                }
+            }
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* Untracked containers the collector does not list but which hold
+ * references: tuples and dicts of atomic values (the collector untracks
+ * those).  Tracked ones come from the collector's own lists.  With -X
+ * malloc=objects a pymalloc block of another domain may still hold a stale
+ * object image: a tuple's traverse only reports addresses, safe to read,
+ * but a dict's follows pointers, so dicts are taken from the debug
+ * allocator's exact walk only. */
+static int untracked_container(PyObject *o)
+{
+    if (PyObject_GC_IsTracked(o))
+        return 0;
+    return PyTuple_CheckExact(o) || (PyDict_CheckExact(o) && pd_hooks_installed());
+}
+
+static void scan_container(refscan *r, PyObject *o)
+{
+    r->current = o;
+    if (PyDict_Check(o)) {
+        /* A dict's traverse skips str keys (they cannot make cycles);
+         * they are references all the same. */
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        while (PyDict_Next(o, &pos, &key, &value)) {
+            ref_visit(key, r);
+            ref_visit(value, r);
+        }
+    } else if (Py_TYPE(o)->tp_traverse != NULL) {
+        Py_TYPE(o)->tp_traverse(o, ref_visit, r);
+    }
+}
+
+static int in_tuple(PyObject *tuple, PyObject *o)
+{
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tuple); i++)
+        if (PyTuple_GET_ITEM(tuple, i) == o)
+            return 1;
+    return 0;
+}
+
+PyObject *pd_objects_referrers(PyObject *targets, PyObject *ignore, PyObject *tracked)
+{
+    Py_ssize_t n = PyList_GET_SIZE(targets);
+    refscan r = {0};
+    r.cap = 16;
+    while (r.cap < (size_t)n * 2 + 2)
+        r.cap *= 2;
+    r.keys = pd_sys_map(r.cap * sizeof *r.keys);
+    r.idx = pd_sys_map(r.cap * sizeof *r.idx);
+    r.found = pd_sys_map(((size_t)n + 1) * sizeof *r.found);
+    r.holders = pd_sys_map(((size_t)n + 1) * sizeof *r.holders);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *o = PyList_GET_ITEM(targets, k);
+        size_t i = ref_slot(&r, o);
+        while (r.keys[i] != NULL && r.keys[i] != o)
+            i = (i + 1) & (r.cap - 1);
+        r.keys[i] = o;
+        r.idx[i] = k;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(tracked); i++) {
+        PyObject *o = PyList_GET_ITEM(tracked, i);
+        if (o != targets && o != tracked && !in_tuple(ignore, o))
+            scan_container(&r, o);
+    }
+    walk w = {0};
+    visit_blocks(collect, &w);
+    for (size_t i = 0; i < w.n; i++) {
+        PyObject *o = w.v[i].op;
+        if (o != targets && o != tracked && untracked_container(o) && !in_tuple(ignore, o))
+            scan_container(&r, o);
+    }
+    r.current = NULL;
+    pd_py_visit_frames(ref_visit, &r);
+    PyObject *result = PyList_New(n);
+    for (Py_ssize_t k = 0; result != NULL && k < n; k++) {
+        PyObject *o = PyList_GET_ITEM(targets, k);
+        int nh = 0;
+        while (nh < MAX_HOLDERS && r.holders[k][nh] != NULL)
+            nh++;
+        PyObject *holders = PyTuple_New(nh);
+        for (int h = 0; holders != NULL && h < nh; h++)
+            PyTuple_SET_ITEM(holders, h, Py_NewRef(r.holders[k][h]));
+        /* Not counted: the walk's reference, the targets list's and, for a
+         * tracked object, the collector's list's. */
+        Py_ssize_t ours = 2 + (PyObject_IS_GC(o) && PyObject_GC_IsTracked(o));
+        PyObject *t = holders ? Py_BuildValue("(nnN)", Py_REFCNT(o) - ours, r.found[k], holders)
+                              : NULL;
+        if (t == NULL)
+            Py_CLEAR(result);
+        else
+            PyList_SET_ITEM(result, k, t);
+    }
+    walk_release(&w);
+    pd_sys_unmap(r.keys, r.cap * sizeof *r.keys);
+    pd_sys_unmap(r.idx, r.cap * sizeof *r.idx);
+    pd_sys_unmap(r.found, ((size_t)n + 1) * sizeof *r.found);
+    pd_sys_unmap(r.holders, ((size_t)n + 1) * sizeof *r.holders);
+    return result;
+}
+
+PyObject *pd_objects_site(PyObject *op)
+{
+    pd_block_info b;
+    if (!pd_hooks_installed() || !pd_find_block((uintptr_t)op, 1, &b) || b.state != PD_LIVE ||
+        pd_obj_in_block(&b, PD_UNLOCKED) != op)
+        Py_RETURN_NONE;
+    char buf[8192];
+    size_t pos = 0;
+    pd_report_site(buf, sizeof buf, &pos, "allocated by", &b.alloc, 0);
+    return PyUnicode_FromStringAndSize(buf, (Py_ssize_t)pos);
+}
+
+static int by_address(const void *a, const void *b)
+{
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void collect_address(pd_block_info *b, void *arg)
+{
+    walk *w = arg;
+    PyObject *op = pd_obj_in_block(b, PD_LOCKED);
+    if (op == NULL)
+        return;
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 65536;
+        w->v = pd_sys_grow(w->v, w->cap * sizeof *w->v, cap * sizeof *w->v);
+        w->cap = cap;
+    }
+    /* addresses only: no reference taken, nothing dereferenced later */
+    memcpy(&w->v[w->n++], &op, sizeof op);
+}
+
+PyObject *pd_objects_addresses(void)
+{
+    walk w = {0};
+    visit_blocks(collect_address, &w);
+    uintptr_t *a = (uintptr_t *)w.v;
+    for (size_t i = 0; i < w.n; i++)
+        memcpy(&a[i], &w.v[i], sizeof a[i]);
+    qsort(a, w.n, sizeof *a, by_address);
+    PyObject *r = PyBytes_FromStringAndSize((const char *)a, (Py_ssize_t)(w.n * sizeof *a));
+    pd_sys_unmap(w.v, w.cap * sizeof *w.v);
+    return r;
 }

@@ -42,8 +42,30 @@ int pd_objects_available(void);
 void pd_objects_total(Py_ssize_t *refs, Py_ssize_t *count);
 
 /* New list of live objects, newest first; at most limit (0: all); only
- * objects whose type is exactly `type` unless it is NULL. */
-PyObject *pd_objects_list(Py_ssize_t limit, PyTypeObject *type);
+ * objects whose type is exactly `type` unless it is NULL; only objects
+ * whose block was allocated at or after serial `since` (0: any). */
+PyObject *pd_objects_list(Py_ssize_t limit, PyTypeObject *type, uint64_t since);
+
+/* A serial for pd_objects_list's `since`: now.  0 when blocks have no
+ * serials (-X malloc=objects). */
+uint64_t pd_objects_mark(void);
+
+/* For each object of the list `targets`: a tuple (references it has,
+ * references found to it from containers and running frames, a tuple of
+ * the first few containers found holding it).  Containers: `tracked` (the
+ * collector's objects, gc.get_objects()) and the untracked tuples and dicts
+ * of a walk.  Objects in `ignore` (a tuple), `targets` and `tracked` are
+ * not counted as referrers.  The references the call itself holds are
+ * not counted either. */
+PyObject *pd_objects_referrers(PyObject *targets, PyObject *ignore, PyObject *tracked);
+
+/* The addresses of the live objects, sorted, as a bytes object of native
+ * unsigned words. */
+PyObject *pd_objects_addresses(void);
+
+/* The allocation site of the block holding op, as report text; None when
+ * unknown (no debug allocator, or op is not in a block of ours). */
+PyObject *pd_objects_site(PyObject *op);
 
 /* Per type found alive: fn(type, number alive). */
 void pd_objects_live_by_type(void (*fn)(PyTypeObject *t, uint64_t n, void *arg), void *arg);

@@ -279,3 +279,36 @@ void pd_py_block_type(const pd_block_info *b, char *buf, size_t len)
         }
     }
 }
+
+/* References held by running frames: the function, the locals dict, the
+ * code and the fast locals (cells and free variables included) of every
+ * frame a thread is executing.  Generator frames are left to their
+ * generator's tp_traverse; values on the evaluation stack are not
+ * visited (only suspended frames keep their depth up to date). */
+void pd_py_visit_frames(visitproc visit, void *arg)
+{
+    PyInterpreterState *interp = PyInterpreterState_Main();
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts != NULL;
+         ts = PyThreadState_Next(ts)) {
+        for (_PyInterpreterFrame *f = top_frame(ts); f != NULL; f = f->previous) {
+            if (f->owner != FRAME_OWNED_BY_THREAD)
+                continue;
+            PyCodeObject *co = frame_code(f);
+            if (co == NULL)
+                continue;
+#if PY_VERSION_HEX >= 0x030C0000
+            visit(f->f_funcobj, arg);
+#else
+            visit((PyObject *)f->f_func, arg);
+#endif
+            visit((PyObject *)co, arg);
+            if (f->f_locals)
+                visit(f->f_locals, arg);
+            if (f->frame_obj)
+                visit((PyObject *)f->frame_obj, arg);
+            for (int i = 0; i < co->co_nlocalsplus; i++)
+                if (f->localsplus[i])
+                    visit(f->localsplus[i], arg);
+        }
+    }
+}

@@ -22,5 +22,7 @@ void pd_py_set_finalized(void);
 /* A str object's text as UTF-8, without allocating; "?" if not a str. */
 void pd_py_str_utf8(PyObject *o, char *buf, size_t len);
 void pd_py_block_type(const pd_block_info *b, char *buf, size_t len);
+/* Call visit on each strong reference running frames hold (GIL held). */
+void pd_py_visit_frames(visitproc visit, void *arg);
 
 #endif

@@ -253,16 +253,44 @@ static void block_info(pd_block_info *b, uintptr_t addr, size_t size)
     b->state = PD_LIVE;
 }
 
+/* Mark the pool's free blocks (its free list) in `free`, one bit per
+ * block.  A free block may still hold a dead object's bytes beyond its
+ * first word, which could pass for a live object behind a GC header: only
+ * the free list tells.  The walk is bounded and stays inside the pool. */
+#define POOL_BLOCKS (POOL_SZ / 16)
+
+static void free_blocks(const pool *pl, size_t size, uint64_t free[POOL_BLOCKS / 64])
+{
+    memset(free, 0, POOL_BLOCKS / 8);
+    uintptr_t p = (uintptr_t)pl;
+    unsigned char *bp = pl->freeblock;
+    for (size_t n = 0; bp != NULL && n < POOL_BLOCKS; n++) {
+        uintptr_t a = (uintptr_t)bp;
+        if (a < p + POOL_HEAD || a + size > p + POOL_SZ || (a - p - POOL_HEAD) % size)
+            break; /* not a block of this pool: stop trusting the list */
+        size_t i = (a - p - POOL_HEAD) / size;
+        free[i / 64] |= (uint64_t)1 << (i % 64);
+        memcpy(&bp, bp, sizeof bp);
+    }
+}
+
 void pd_pym_visit(pd_visit_fn fn, void *arg)
 {
     pd_block_info b;
+    uint64_t free[POOL_BLOCKS / 64];
     for (size_t k = 0; k < narenas; k++) {
         uintptr_t end = arenas[k].base + arenas[k].size;
         uintptr_t p0 = (arenas[k].base + POOL_SZ - 1) & ~(POOL_SZ - 1);
         for (uintptr_t p = p0; p + POOL_SZ <= end; p += POOL_SZ) {
             const pool *pl = (const pool *)p;
             size_t size = pool_block_size(pl);
-            for (uintptr_t off = POOL_HEAD; size && off + size <= pl->nextoffset; off += size) {
+            if (size == 0)
+                continue;
+            free_blocks(pl, size, free);
+            size_t i = 0;
+            for (uintptr_t off = POOL_HEAD; off + size <= pl->nextoffset; off += size, i++) {
+                if (free[i / 64] >> (i % 64) & 1)
+                    continue;
                 block_info(&b, p + off + debug_head, size - debug_head);
                 fn(&b, arg);
             }
@@ -289,6 +317,11 @@ int pd_pym_find(uintptr_t addr, pd_block_info *out)
             return 0;
         uintptr_t blk = p + POOL_HEAD + (addr - p - POOL_HEAD) / size * size;
         if (blk + size > p + pl->nextoffset || addr < blk + debug_head)
+            return 0;
+        uint64_t free[POOL_BLOCKS / 64];
+        free_blocks(pl, size, free);
+        size_t i = (blk - p - POOL_HEAD) / size;
+        if (free[i / 64] >> (i % 64) & 1)
             return 0;
         block_info(out, blk + debug_head, size - debug_head);
         return 1;

@@ -1,0 +1,297 @@
+"""The leak hunter: run something WARMUP times, then REPEAT times, and call
+it leaking only when it grows in every measured run - the rule of
+CPython's refleak hunter (regrtest -R), so caches that fill while warming
+up are not leaks.  Then say what leaked: the objects by type, and for a
+sample of them where they were allocated and why they are still alive:
+
+  orphan     its reference count is higher than the references live
+             objects and running frames hold to it: nobody can give the
+             extra ones back - the signature of a missing Py_DECREF in C;
+  reachable  every reference is accounted for: a container holds it, and
+             the chain of referrers up to a module, class or frame says
+             which one (a cache, or a leak in Python code).
+
+Facts come from _pydebug (the python-debug host): the reference total and
+live objects from object accounting, allocation sites and block counts
+from the debug allocator.  Under -X malloc=objects there are no sites and
+no serial numbers: leaked objects are then found by address, and the
+result says which figures are approximate."""
+import array
+import collections
+import gc
+import sys
+import types
+
+import _pydebug
+
+__all__ = ["LeakResult", "LeakedObject", "leakcheck"]
+
+
+def _blocks_and_bytes():
+    if _pydebug.active:
+        st = _pydebug.allocator_stats()["domains"]
+        return (st["mem"]["blocks"] + st["object"]["blocks"],
+                st["mem"]["bytes"] + st["object"]["bytes"])
+    return sys.getallocatedblocks(), 0
+
+
+def _grows(deltas):
+    """The rule: grew in every measured run."""
+    return all(d >= 1 for d in deltas)
+
+
+class LeakedObject:
+    """One leaked object of the sample."""
+
+    def __init__(self, obj, kind, refcount, held, chain, site):
+        self.type_name = type(obj).__qualname__ if type(obj).__module__ == "builtins" \
+            else "%s.%s" % (type(obj).__module__, type(obj).__qualname__)
+        self.address = id(obj)
+        try:
+            self.repr = repr(obj)[:200]
+        except Exception as e:  # a broken __repr__ must not stop the report
+            self.repr = "<repr failed: %s>" % type(e).__name__
+        self.kind = kind          # "orphan" or "reachable"
+        self.refcount = refcount  # references it has
+        self.held = held          # references found from objects and frames
+        self.chain = chain        # reachable: referrers, innermost first
+        self.site = site          # allocation site text, or None
+
+    def as_dict(self):
+        return {k: getattr(self, k) for k in
+                ("type_name", "address", "repr", "kind", "refcount", "held", "chain", "site")}
+
+    def describe(self, indent="  "):
+        out = ["%s%s at %#x: %s (%s: %d references, %d found)" % (
+            indent, self.type_name, self.address, self.repr, self.kind, self.refcount, self.held)]
+        if self.chain:
+            out.append(indent + "  held by: " + " <- ".join(self.chain))
+        if self.site:
+            out += [indent + "  " + line for line in self.site.rstrip("\n").split("\n")]
+        return "\n".join(out)
+
+
+class LeakResult:
+    """What leakcheck() found."""
+
+    def __init__(self, name, warmup, repeat):
+        self.name = name
+        self.warmup = warmup
+        self.repeat = repeat
+        self.refs = []      # growth in each measured run
+        self.blocks = []
+        self.bytes = []
+        self.by_type = {}   # type name -> objects left per run (may be fractional)
+        self.objects = []   # LeakedObject sample
+        self.approximate = []  # names of figures that are not exact here
+        self.error = None   # the exception a run raised, if any
+
+    @property
+    def leaked(self):
+        if self.error is not None or not self.refs:
+            return False
+        return _grows(self.refs) or _grows(self.blocks)
+
+    def as_dict(self):
+        return {"name": self.name, "leaked": self.leaked, "warmup": self.warmup,
+                "repeat": self.repeat, "refs": self.refs, "blocks": self.blocks,
+                "bytes": self.bytes, "by_type": self.by_type,
+                "objects": [o.as_dict() for o in self.objects],
+                "approximate": self.approximate,
+                "error": None if self.error is None else repr(self.error)}
+
+    def report(self):
+        if not self.leaked:
+            return "%s: no leak (references %s, blocks %s per run)" % (
+                self.name, self.refs, self.blocks)
+        out = ["%s leaked: %s references, %s blocks, %s bytes per run" % (
+            self.name, self.refs, self.blocks, self.bytes)]
+        if self.approximate:
+            out.append("  approximate here: " + ", ".join(self.approximate))
+        if self.by_type:
+            out.append("  objects left per run, by type: " + ", ".join(
+                "%s %g" % kv for kv in sorted(self.by_type.items(), key=lambda kv: -kv[1])))
+        for o in self.objects:
+            out.append(o.describe())
+        return "\n".join(out)
+
+    def __repr__(self):
+        return "<LeakResult %s leaked=%s refs=%s>" % (self.name, self.leaked, self.refs)
+
+
+def _referrers(targets, ignore):
+    tracked = gc.get_objects()
+    try:
+        return _pydebug._referrers(targets, ignore, tracked)
+    finally:
+        del tracked
+
+
+def _is_root(o):
+    return isinstance(o, (types.ModuleType, type, types.FrameType))
+
+
+def _describe_holder(holder, held):
+    """A short name for one link of a referrer chain."""
+    if isinstance(holder, types.ModuleType):
+        return "module %s" % holder.__name__
+    if isinstance(holder, type):
+        return "class %s" % holder.__qualname__
+    if isinstance(holder, types.FrameType):
+        return "frame %s (%s:%d)" % (holder.f_code.co_name, holder.f_code.co_filename,
+                                     holder.f_lineno)
+    if isinstance(holder, dict):
+        for k, v in holder.items():
+            if v is held:
+                return "dict[%r]" % (k,)
+        return "dict (as a key)"
+    if isinstance(holder, (list, tuple)):
+        for i in range(len(holder)):
+            if holder[i] is held:
+                return "%s[%d]" % (type(holder).__name__, i)
+    return "%s at %#x" % (type(holder).__qualname__, id(holder))
+
+
+def _module_of_namespace(d, ignore=()):
+    """The module whose __dict__ d is, or None."""
+    for m in list(sys.modules.values()):
+        if isinstance(m, types.ModuleType) and getattr(m, "__dict__", None) is d:
+            return m
+    return None
+
+
+def _best_holder(holders, ignore):
+    """Prefer the holders that end a chain: modules' namespaces, classes."""
+    holders = [h for h in holders if not any(h is x for x in ignore)]
+    for h in holders:
+        if _is_root(h):
+            return h
+    for h in holders:
+        if isinstance(h, dict) and _module_of_namespace(h, ignore) is not None:
+            return h
+    return holders[0] if holders else None
+
+
+def _chain(obj, holders, ignore, limit=8):
+    """Follow the best referrer at a time up to a module, class or frame."""
+    chain, held = [], obj
+    holder = _best_holder(holders, ignore)
+    seen = [obj]
+    while holder is not None and len(chain) < limit and not any(holder is x for x in seen):
+        seen.append(holder)
+        if isinstance(holder, dict):
+            owner = _module_of_namespace(holder, ignore)
+            if owner is not None:
+                name = next((k for k, v in holder.items() if v is held), "?")
+                chain.append("module %s, global %r" % (owner.__name__, name))
+                return chain
+        chain.append(_describe_holder(holder, held))
+        if _is_root(holder):
+            return chain
+        held = holder
+        holder = _best_holder(_referrers([held], ignore)[0][2], ignore)
+    return chain
+
+
+def _sets(raw):
+    return [frozenset(memoryview(b).cast("Q")) for b in raw]
+
+
+def _born_in(a, snaps):
+    """The run after which the object at a appeared and stayed (1..), or 0
+    if it was there before the first run or came after the last."""
+    j = len(snaps) - 1
+    if a not in snaps[j]:
+        return 0
+    while j > 0 and a in snaps[j - 1]:
+        j -= 1
+    return j
+
+
+def leakcheck(func, *args, warmup=3, repeat=3, sample=3, name=None, **kwargs):
+    """Call func(*args, **kwargs) warmup times, then repeat times; return a
+    LeakResult.  It leaks when references (or blocks) grew in every one of
+    the repeat runs."""
+    if warmup < 0 or repeat < 1:
+        raise ValueError("leakcheck: warmup must be >= 0 and repeat >= 1")
+    res = LeakResult(name or getattr(func, "__qualname__", repr(func)), warmup, repeat)
+    if not _pydebug.active:
+        res.approximate += ["bytes (no debug allocator)",
+                            "allocation sites (none without the debug allocator)"]
+    if _pydebug.accounting()["objects"] == "unavailable":
+        raise RuntimeError("leakcheck needs python-debug with -X malloc=on or -X malloc=objects")
+    # Measurements go to C arrays: no object is created or kept between two
+    # of them (an int kept for the next subtraction would count as growth).
+    vals = array.array("q", bytes(8 * 3 * (repeat + 1)))
+    gettotal, blocks_bytes = _pydebug.gettotalrefcount, _blocks_and_bytes
+    try:
+        for i in range(warmup):
+            func(*args, **kwargs)
+        gc.collect()
+        for k in range(repeat + 1):
+            if k:
+                func(*args, **kwargs)
+                gc.collect()
+            vals[3 * k] = gettotal()
+            vals[3 * k + 1], vals[3 * k + 2] = blocks_bytes()
+    except BaseException as e:  # the caller decides what a failure means
+        res.error = e
+        return res
+    refs = [vals[3 * k + 3] - vals[3 * k] for k in range(repeat)]
+    blocks = [vals[3 * k + 4] - vals[3 * k + 1] for k in range(repeat)]
+    nbytes = [vals[3 * k + 5] - vals[3 * k + 2] for k in range(repeat)]
+    res.refs, res.blocks, res.bytes = refs, blocks, nbytes
+    if not res.leaked:
+        return res
+    # What leaked: run it again, noting the live objects after each run;
+    # keep the types that kept objects born in every run (one run's objects
+    # replaced by the next run's are state, not a leak).
+    raw = [None] * (repeat + 1)  # sorted addresses after each run, as bytes
+    try:
+        raw[0] = _pydebug._addresses()
+        for k in range(repeat):
+            func(*args, **kwargs)
+            gc.collect()
+            raw[k + 1] = _pydebug._addresses()
+    except BaseException as e:
+        res.error = e
+        return res
+    mine = (refs, blocks, nbytes, res, vals, raw) + tuple(raw)
+    objs = _pydebug.getobjects()
+    snaps = _sets(raw)  # after the walk: the sets are not in it
+    runs = collections.defaultdict(set)
+    left = []
+    for o in objs:
+        if any(o is m for m in mine) or isinstance(o, types.FrameType):
+            continue
+        born = _born_in(id(o), snaps)
+        if born:
+            left.append(o)
+            runs[type(o)].add(born)
+    left = [o for o in left if len(runs[type(o)]) == repeat]
+    del runs, snaps, mine, objs
+    counts = collections.Counter(type(o) for o in left)
+    res.by_type = {(t.__qualname__ if t.__module__ == "builtins"
+                    else "%s.%s" % (t.__module__, t.__qualname__)): n / repeat
+                   for t, n in counts.items()}
+    picked = []
+    for t, _ in counts.most_common():
+        picked += [o for o in left if type(o) is t][:sample]
+        if len(picked) >= 3 * sample:
+            break
+    del left
+    infos = _referrers(picked, ())
+    ignore = (picked, infos, res.objects, counts) + tuple(infos)
+    chains = 0
+    for i in range(len(picked)):
+        o = picked[i]
+        refcount, held, holders = infos[i]
+        # more references than anything holds: nobody can give them back
+        kind = "orphan" if refcount > held else "reachable"
+        chain = []
+        if kind == "reachable" and chains < 3:  # each link is a heap walk
+            chain = _chain(o, holders, ignore)
+            chains += 1
+        res.objects.append(LeakedObject(o, kind, refcount, held, chain,
+                                        _pydebug.allocation_site(o)))
+    return res

@@ -1,0 +1,66 @@
+"""A test suite for the leak hunter's own tests: each test calls one
+function of the compiled extension pdleaky (six ways C code leaks, their
+clean twins, a cache that fills while warming up) or leaks in Python."""
+import pytest
+
+import pdleaky
+
+_hoard = []  # the Python-level leak keeps its objects here
+
+
+def test_lk_new_reference():
+    pdleaky.lk_new_reference()
+
+
+def test_ok_new_reference():
+    pdleaky.ok_new_reference()
+
+
+def test_lk_error_path():
+    with pytest.raises(TypeError):
+        pdleaky.lk_error_path("not an int")
+
+
+def test_ok_error_path():
+    with pytest.raises(TypeError):
+        pdleaky.ok_error_path("not an int")
+
+
+def test_lk_container_insert():
+    pdleaky.lk_container_insert([])
+
+
+def test_ok_container_insert():
+    pdleaky.ok_container_insert([])
+
+
+def test_lk_extra_return():
+    pdleaky.lk_extra_return()
+
+
+def test_ok_extra_return():
+    pdleaky.ok_extra_return()
+
+
+def test_lk_leaked_key():
+    pdleaky.lk_leaked_key({})
+
+
+def test_ok_leaked_key():
+    pdleaky.ok_leaked_key({})
+
+
+def test_lk_dealloc():
+    pdleaky.lk_dealloc()
+
+
+def test_ok_dealloc():
+    pdleaky.ok_dealloc()
+
+
+def test_cache_fills_while_warming_up():
+    pdleaky.cached_lookup()
+
+
+def test_python_level_leak():
+    _hoard.append(bytearray(b"kept"))
