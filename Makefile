@@ -47,6 +47,7 @@ host: $(BUILD)/core/libpdcore.a $(BUILD)/stamp
 	@test -n "$(PY)" -a -n "$(HOSTDIR)" || { echo "make host needs PY= and HOSTDIR=" >&2; exit 2; }
 	@mkdir -p $(HOSTDIR)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) -fno-optimize-sibling-calls $$($(PY) tools/pyflags.py cflags) \
+	    -DPD_PYDIR='"$(ROOT)/src/python"' \
 	    $(PY_SRC) src/launcher/host.c $(BUILD)/core/libpdcore.a \
 	    $$($(PY) tools/pyflags.py ldflags) -ldl -lpthread \
 	    -Wl,--export-dynamic-symbol=dlopen -Wl,--export-dynamic-symbol=dlclose \
