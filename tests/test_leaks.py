@@ -98,3 +98,34 @@ def test_leakcheck(run):
     assert lines[0] == "True [1, 1, 1] [1, 1, 1, 1] False False", r
     assert lines[1] == "orphan True", r
     assert lines[2].startswith("lk_new_reference leaked: ["), r
+
+
+PROGRAM = os.path.join(ROOT, "tests", "data", "leaky_program.py")
+
+
+@pytest.mark.parametrize("rounds", [5, 0])
+def test_whole_program(run, rounds, tmp_path):
+    """python-debug -m pydebug leaks -- SCRIPT: growth between the two
+    points the program marks."""
+    report = tmp_path / "r.json"
+    # full C stacks: the cheap "C caller" is a scan of the stack that can
+    # pick up a stale return address (here: the call just before)
+    r = run(None, "stacks=16", args=["-m", "pydebug", "leaks", "--report", str(report), "--",
+                                     PROGRAM, str(rounds)])
+    assert r.out == "rounds %d\n" % rounds, r
+    res = json.loads(report.read_text())
+    if rounds:
+        assert r.rc == 1 and res["leaked"], r
+        assert res["by_type"] == {"str": 5.0}, r
+        assert all(o["kind"] == "orphan" and " dict_key (" in o["site"]
+                   for o in res["objects"]), r
+    else:
+        assert r.rc == 0 and not res["leaked"], r
+        assert "no leak" in r.err, r
+
+
+def test_whole_program_without_marks(run):
+    r = run(None, args=["-m", "pydebug", "leaks", "--", "-c", "pass"])
+    assert r.rc == 2, r
+    r = run(None, args=["-m", "pydebug", "leaks", "--", "-m", "json.tool", "--help"])
+    assert r.rc == 2 and "never called pydebug.leaks_begin()" in r.err, r

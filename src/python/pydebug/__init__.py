@@ -7,4 +7,4 @@ live beside this file."""
 from _pydebug import *  # noqa: F401,F403
 from _pydebug import __doc__ as _c_doc  # noqa: F401
 
-from .leaks import LeakResult, leakcheck  # noqa: F401
+from .leaks import LeakResult, leakcheck, leaks_begin, leaks_end  # noqa: F401

@@ -24,7 +24,7 @@ import types
 
 import _pydebug
 
-__all__ = ["LeakResult", "LeakedObject", "leakcheck"]
+__all__ = ["LeakResult", "LeakedObject", "leakcheck", "leaks_begin", "leaks_end"]
 
 
 def _blocks_and_bytes():
@@ -208,6 +208,35 @@ def _born_in(a, snaps):
     return j
 
 
+def _describe_leftovers(res, left, per, sample):
+    """Fill res.by_type (objects per run) and res.objects (a classified
+    sample with sites) from the leaked objects `left`."""
+    counts = collections.Counter(type(o) for o in left)
+    res.by_type = {(t.__qualname__ if t.__module__ == "builtins"
+                    else "%s.%s" % (t.__module__, t.__qualname__)): n / per
+                   for t, n in counts.items()}
+    picked = []
+    for t, _ in counts.most_common():
+        picked += [o for o in left if type(o) is t][:sample]
+        if len(picked) >= 3 * sample:
+            break
+    left.clear()
+    infos = _referrers(picked, ())
+    ignore = (picked, infos, res.objects, counts) + tuple(infos)
+    chains = 0
+    for i in range(len(picked)):
+        o = picked[i]
+        refcount, held, holders = infos[i]
+        # more references than anything holds: nobody can give them back
+        kind = "orphan" if refcount > held else "reachable"
+        chain = []
+        if kind == "reachable" and chains < 3:  # each link is a heap walk
+            chain = _chain(o, holders, ignore)
+            chains += 1
+        res.objects.append(LeakedObject(o, kind, refcount, held, chain,
+                                        _pydebug.allocation_site(o)))
+
+
 def leakcheck(func, *args, warmup=3, repeat=3, sample=3, name=None, **kwargs):
     """Call func(*args, **kwargs) warmup times, then repeat times; return a
     LeakResult.  It leaks when references (or blocks) grew in every one of
@@ -270,28 +299,80 @@ def leakcheck(func, *args, warmup=3, repeat=3, sample=3, name=None, **kwargs):
             runs[type(o)].add(born)
     left = [o for o in left if len(runs[type(o)]) == repeat]
     del runs, snaps, mine, objs
-    counts = collections.Counter(type(o) for o in left)
-    res.by_type = {(t.__qualname__ if t.__module__ == "builtins"
-                    else "%s.%s" % (t.__module__, t.__qualname__)): n / repeat
-                   for t, n in counts.items()}
-    picked = []
-    for t, _ in counts.most_common():
-        picked += [o for o in left if type(o) is t][:sample]
-        if len(picked) >= 3 * sample:
-            break
+    _describe_leftovers(res, left, repeat, sample)
     del left
-    infos = _referrers(picked, ())
-    ignore = (picked, infos, res.objects, counts) + tuple(infos)
-    chains = 0
-    for i in range(len(picked)):
-        o = picked[i]
-        refcount, held, holders = infos[i]
-        # more references than anything holds: nobody can give them back
-        kind = "orphan" if refcount > held else "reachable"
-        chain = []
-        if kind == "reachable" and chains < 3:  # each link is a heap walk
-            chain = _chain(o, holders, ignore)
-            chains += 1
-        res.objects.append(LeakedObject(o, kind, refcount, held, chain,
-                                        _pydebug.allocation_site(o)))
+    return res
+
+
+# Whole programs: two points the program marks ------------------------------
+# python-debug -m pydebug leaks -- PROGRAM: the program calls leaks_begin()
+# once it is warm and leaks_end() where everything it made since should be
+# gone; whatever is left is reported (see __main__.py).
+
+_begin = None  # (addresses alive at the start, measurements at start, at end)
+_last = None   # the last leaks_end() result, for python-debug -m pydebug leaks
+
+
+def _measure(v):
+    """references, blocks, bytes into the array v: no object is kept."""
+    v[1], v[2] = _blocks_and_bytes()
+    v[0] = _pydebug.gettotalrefcount()
+
+
+def _point(k):
+    """Measure at the start (k=0) or the end (k=1).  Both go through here
+    with the same frames and locals, so neither adds references the other
+    does not."""
+    global _begin
+    gc.collect()
+    if k == 0:
+        _begin = (_pydebug._addresses(), array.array("q", bytes(24)), array.array("q", bytes(24)))
+    ids, start, end = _begin
+    _measure(end if k else start)
+
+
+def leaks_begin():
+    """Mark the start of the stretch to check: measure, note what is alive."""
+    _point(0)
+
+
+def leaks_end():
+    """Mark the end: a LeakResult for what grew since leaks_begin()."""
+    if _begin is None:
+        raise RuntimeError("leaks_end() without leaks_begin()")
+    _point(1)
+    return _result(leaks_name, 3)
+
+
+leaks_name = "program"  # what leaks_end()'s result is called
+
+
+def _result(name, sample):
+    global _begin, _last
+    ids, start, end = _begin
+    res = LeakResult(name, 0, 1)
+    if not _pydebug.active:
+        res.approximate += ["bytes (no debug allocator)",
+                            "allocation sites (none without the debug allocator)"]
+    res.refs = [end[0] - start[0]]
+    res.blocks = [end[1] - start[1]]
+    res.bytes = [end[2] - start[2]]
+    if res.leaked:
+        objs = _pydebug.getobjects()
+        before = frozenset(memoryview(ids).cast("Q"))  # after the walk: not in it
+        mine = (res, res.refs, res.blocks, res.bytes, res.approximate, res.objects,
+                res.by_type, _begin, ids, start, end, objs)
+        left = []
+        for o in objs:
+            if id(o) in before or isinstance(o, types.FrameType):
+                continue
+            for m in mine:
+                if o is m:
+                    break
+            else:
+                left.append(o)
+        del objs, before, mine, o
+        _describe_leftovers(res, left, 1, sample)
+    _begin = None
+    _last = res
     return res
