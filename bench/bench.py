@@ -43,6 +43,23 @@ def modes(py):
     ]
 
 
+def parse_args():
+    """The options every bench script takes."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--python", action="append")
+    return ap.parse_args()
+
+
+def timed(cmd):
+    """Seconds for one run of cmd, its output discarded; exits on failure."""
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if p.returncode != 0:
+        sys.exit("bench: %s failed (status %d)" % (" ".join(cmd), p.returncode))
+    return time.perf_counter() - t0
+
+
 def run_once(cmd, env, name):
     e = dict(os.environ, **env)
     t0 = time.perf_counter()
@@ -55,10 +72,7 @@ def run_once(cmd, env, name):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--python", action="append")
-    args = ap.parse_args()
+    args = parse_args()
     for py in args.python or [real_python3()]:
         ms = modes(py)
         subprocess.run([FRONT, "--python", py, "-c", "pass"], check=True)  # build the host

@@ -10,13 +10,10 @@ like the tests do).  Benchmarks are not tests: nothing here asserts.
 
     build/venv/bin/python bench/leaks.py [--repeat N] [--python PATH ...]
 """
-import argparse
 import os
 import subprocess
-import sys
-import time
 
-from bench import FRONT, real_python3
+from bench import FRONT, parse_args, real_python3, timed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUITE = os.path.join(ROOT, "tests", "data", "small_suite")
@@ -33,19 +30,8 @@ def venv_with_pytest(py):
     return exe
 
 
-def timed(cmd):
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if p.returncode != 0:
-        sys.exit("bench: %s failed (status %d)" % (" ".join(cmd), p.returncode))
-    return time.perf_counter() - t0
-
-
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--python", action="append")
-    args = ap.parse_args()
+    args = parse_args()
     for py in args.python or [real_python3()]:
         exe = venv_with_pytest(py)
         base = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "pydebug.pytest", SUITE]

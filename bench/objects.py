@@ -20,17 +20,14 @@ Benchmarks are not tests: nothing here asserts.
 
     build/venv/bin/python bench/objects.py [--repeat N] [--python PATH ...]
 """
-import argparse
 import glob
 import json
 import math
 import os
 import subprocess
 
-import sys
-import time
 
-from bench import FRONT, NAMES, WORK, real_python3
+from bench import FRONT, NAMES, WORK, parse_args, real_python3, timed
 
 DBG = "/usr/bin/python3.11-dbg"
 QUERY = """
@@ -41,16 +38,6 @@ t = time.perf_counter(); n = len(pydebug.getobjects()); objs = time.perf_counter
 print(json.dumps({"live": n, "total_ms": total * 1e3, "getobjects_ms": objs * 1e3,
                   "counts": pydebug.accounting()["counts"]}))
 """
-
-
-def run_once(cmd, name):
-    """Seconds for one run; stderr (counts printed at exit) discarded."""
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd + [WORK, name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    dt = time.perf_counter() - t0
-    if p.returncode != 0:
-        sys.exit("bench: %s %s failed (status %d)" % (" ".join(cmd), name, p.returncode))
-    return dt
 
 
 def exact_tracer(py):
@@ -84,10 +71,7 @@ def default_pythons():
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--python", action="append")
-    args = ap.parse_args()
+    args = parse_args()
     for py in args.python or default_pythons():
         subprocess.run([FRONT, "--python", py, "-c", "pass"], check=True)  # build the host
         ms = modes(py)
@@ -95,7 +79,7 @@ def main():
         for _ in range(args.repeat):
             for n in NAMES:
                 for m, cmd in ms:
-                    best[(m, n)] = min(best[(m, n)], run_once(cmd, n))
+                    best[(m, n)] = min(best[(m, n)], timed(cmd + [WORK, n]))
         cols = [m for m, _ in ms[1:]]
         print("\n%s  (best of %d; time ratio to python / to python3.11-dbg)" % (py, args.repeat))
         print("%-10s %9s" % ("workload", "python s") + "".join("%24s" % c for c in cols))
