@@ -137,6 +137,9 @@ class K: pass
 burst = [K() for i in range(%d)]
 del burst
 keep = [K() for i in range(10)]
+import gc
+gc.collect()
+gc.disable()  # no collection between the two views
 rows = pydebug.getcounts()
 objs = pydebug.getobjects()
 live = {}
@@ -167,8 +170,14 @@ def test_getcounts_burst_and_balance(run):
     r = run(COUNTS % 500)
     assert r.rc == 0, r
     lines = r.out.strip().splitlines()
-    assert lines[0] == "[(510, 500, 500)]", r
     assert lines[1] in ("tracer", "allocator"), r
+    allocs, frees, most = ast.literal_eval(lines[0])[0]
+    assert (allocs, frees) == (510, 500), r
+    # The tracer sees every birth as it happens.  The allocator's events
+    # see one a little later (at the next allocation or free), and none on
+    # CPython's free lists until a query re-synchronises: the high-water
+    # mark may lag by one there (seen on python3.11-dbg).
+    assert most == 500 if lines[1] == "tracer" else 499 <= most <= 500, r
     checked = 0
     for line in lines[2:]:
         name, alive_by_counts, alive_now, max_ok = line.split()

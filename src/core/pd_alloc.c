@@ -347,7 +347,9 @@ static void take_stack(pd_site *s, uintptr_t *pcs, int *n)
 }
 
 /* Object events (see pd_core.h).  `pending` is the newest object-domain
- * block not yet born: its creator is still filling it in. */
+ * block not yet born: its creator is still filling it in.  Events are only
+ * raised from mem- and object-domain calls, which hold the GIL: the raw
+ * domain runs without it, and the hooks read Python objects. */
 static pd_object_hooks ohooks;
 static pd_entry *pending;
 static uint64_t pending_serial;
@@ -385,7 +387,7 @@ void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
     take_stack(&s, pcs, &npcs);
 
     pthread_mutex_lock(&lock);
-    if (pending)
+    if (pending && d != PD_RAW) /* GIL held: the hooks may touch Python state */
         settle_pending();
     pd_entry *e;
     size_t slack;
@@ -562,9 +564,9 @@ static int retire_locked(pd_entry *e, pd_domain caller, const pd_site *s,
     ds->blocks--;
     ds->bytes -= e->b.size;
     vg_open(e->b.addr, e->b.size, e->b.rear);
-    if (pending)
+    if (pending && caller != PD_RAW)
         settle_pending();
-    if (d == PD_OBJ && ohooks.retire)
+    if (d == PD_OBJ && caller != PD_RAW && ohooks.retire)
         ohooks.retire(&e->b);
     save_type_words(&e->b);
     memset(user, PD_FILL_FREED, e->b.size);

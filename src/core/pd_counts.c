@@ -133,13 +133,35 @@ void pd_counts_type_gone(uintptr_t type)
     }
 }
 
-void pd_counts_set_live(uintptr_t type, const char *name, uint64_t live)
+static void sync_row(pd_count_row *r, uint64_t live)
 {
-    pd_count_row *r = row_of(type, name);
-    r->allocs = r->frees + live;
+    if (live < r->live)
+        r->frees += r->live - live;
+    else
+        r->allocs += live - r->live;
     r->live = live;
     if (live > r->max)
         r->max = live;
+}
+
+void pd_counts_sync_begin(void)
+{
+    for (size_t i = 0; i < nrows; i++)
+        rows[i].seen = 0;
+}
+
+void pd_counts_sync(uintptr_t type, const char *name, uint64_t live)
+{
+    pd_count_row *r = row_of(type, name);
+    r->seen = 1;
+    sync_row(r, live);
+}
+
+void pd_counts_sync_end(void)
+{
+    for (size_t i = 0; i < nrows; i++)
+        if (rows[i].key != 0 && !rows[i].seen)
+            sync_row(&rows[i], 0);
 }
 
 size_t pd_counts_rows(pd_count_row **out)

@@ -25,6 +25,7 @@ typedef struct {
     uintptr_t key;              /* the type's address; 0 once detached */
     char name[PD_COUNTS_NAME];  /* tp_name when first seen */
     uint64_t allocs, frees, live, max;
+    int seen;                   /* during a sync */
 } pd_count_row;
 
 /* name is read only when the type is new to the table. */
@@ -33,9 +34,14 @@ void pd_counts_died(uintptr_t type, const char *name);
 /* The type object at `type` is being freed. */
 void pd_counts_type_gone(uintptr_t type);
 
-/* Set a type's live count to what a walk of the heap found (allocs and max
- * follow, keeping the invariant).  Used to seed and to re-synchronise. */
-void pd_counts_set_live(uintptr_t type, const char *name, uint64_t live);
+/* Re-synchronise with a walk of the heap: begin, then one sync per type
+ * found alive, then end (types not found have none alive).  A shortfall
+ * counts as frees, a surplus as allocations, so the counters only grow and
+ * allocs - frees == live.  Seeds the table, and mends what the event
+ * source could not see (CPython's free lists, a tracer taken away). */
+void pd_counts_sync_begin(void);
+void pd_counts_sync(uintptr_t type, const char *name, uint64_t live);
+void pd_counts_sync_end(void);
 
 /* A copy of every row; free it with pd_counts_free_rows. */
 size_t pd_counts_rows(pd_count_row **rows);

@@ -32,7 +32,7 @@ static void on_born(pd_block_info *b)
 
 static void on_retire(const pd_block_info *b)
 {
-    PyObject *op = pd_obj_in_block(b, PD_LOCKED);
+    PyObject *op = pd_obj_in_dying_block(b);
     uintptr_t t = b->otype ? b->otype : op ? (uintptr_t)Py_TYPE(op) : 0;
     if (t == 0)
         return;
@@ -130,18 +130,24 @@ static int tracer_ours(void) { return 0; }
 
 /* Seeding ------------------------------------------------------------------ */
 
-static void seed_one(PyTypeObject *t, uint64_t n, void *arg)
+static void sync_one(PyTypeObject *t, uint64_t n, void *arg)
 {
     (void)arg;
-    pd_counts_set_live((uintptr_t)t, t->tp_name, n);
+    pd_counts_sync((uintptr_t)t, t->tp_name, n);
 }
 
-/* Objects alive now, born before counting started (or while someone else
- * held the tracer), are counted as born now. */
+/* Bring the live counts in line with a walk of the heap: objects alive
+ * when counting starts are counted as born then; objects born or dead
+ * where the event source could not see them (CPython's free lists, for
+ * the allocator's events; a tracer someone else held) as born or dead
+ * now. */
 static void seed(void)
 {
-    if (pd_objects_available())
-        pd_objects_live_by_type(seed_one, NULL);
+    if (!pd_objects_available())
+        return;
+    pd_counts_sync_begin();
+    pd_objects_live_by_type(sync_one, NULL);
+    pd_counts_sync_end();
 }
 
 int pd_objcount_start(void)
@@ -195,9 +201,17 @@ static int by_allocs(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-PyObject *pd_objcount_list(void)
+/* The allocator's events miss births and deaths on CPython's free lists. */
+static void before_query(void)
 {
     check_tracer();
+    if (backend == PD_COUNTS_ALLOCATOR)
+        seed();
+}
+
+PyObject *pd_objcount_list(void)
+{
+    before_query();
     pd_count_row *rows;
     size_t n = pd_counts_rows(&rows);
     qsort(rows, n, sizeof *rows, by_allocs);
@@ -216,7 +230,7 @@ PyObject *pd_objcount_list(void)
 
 void pd_objcount_print(FILE *f)
 {
-    check_tracer();
+    before_query();
     pd_count_row *rows;
     size_t n = pd_counts_rows(&rows);
     qsort(rows, n, sizeof *rows, by_allocs);

@@ -171,7 +171,9 @@ int pd_obj_is_type(uintptr_t t, pd_lockstate ls) { return is_type(t, ls, 0); }
  * immortal objects of 3.12+ sit at 2^32 - 1. */
 #define MAX_REFCNT ((Py_ssize_t)1 << 32)
 
-PyObject *pd_obj_in_block(const pd_block_info *b, pd_lockstate ls)
+/* min_refcnt: 1 for a live object; 0 for one being freed (its count has
+ * reached zero by then). */
+static PyObject *object_in_block(const pd_block_info *b, pd_lockstate ls, Py_ssize_t min_refcnt)
 {
     if (b->domain != PD_OBJ || b->state != PD_LIVE)
         return NULL;
@@ -189,11 +191,21 @@ PyObject *pd_obj_in_block(const pd_block_info *b, pd_lockstate ls)
         if (_PyType_PreHeaderSize(tp) != off || off + least > b->size)
             continue;
         Py_ssize_t rc = Py_REFCNT(op);
-        if (rc <= 0 || rc > MAX_REFCNT)
+        if (rc < min_refcnt || rc > MAX_REFCNT)
             continue;
         return op;
     }
     return NULL;
+}
+
+PyObject *pd_obj_in_block(const pd_block_info *b, pd_lockstate ls)
+{
+    return object_in_block(b, ls, 1);
+}
+
+PyObject *pd_obj_in_dying_block(const pd_block_info *b)
+{
+    return object_in_block(b, PD_LOCKED, 0);
 }
 
 static int is_immortal(PyObject *op)

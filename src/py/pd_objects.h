@@ -29,6 +29,9 @@ typedef enum { PD_LOCKED, PD_UNLOCKED } pd_lockstate;
 
 /* The object held by a live object-domain block, or NULL. */
 PyObject *pd_obj_in_block(const pd_block_info *b, pd_lockstate ls);
+/* The same for a block being freed (pd_object_hooks' retire): its object's
+ * reference count is zero by then. */
+PyObject *pd_obj_in_dying_block(const pd_block_info *b);
 /* Whether t is a type object we may read. */
 int pd_obj_is_type(uintptr_t t, pd_lockstate ls);
 
