@@ -10,7 +10,10 @@ allocation site (C function and Python line) and whether they are orphans
 (an extra reference nobody holds: a missing Py_DECREF) or reachable (with
 the chain of referrers).  --leaks-report=FILE writes every test's result
 as JSON."""
+import functools
 import json
+
+import warnings
 
 import pytest
 
@@ -61,6 +64,29 @@ def pytest_configure(config):
     config.stash[_KEY] = {"spec": _parse(spec), "results": {}}
 
 
+def _is_function_finish(f):
+    """A finalizer pytest put on a wider-scoped fixture to finish a
+    function-scoped one set up on top of it."""
+    fn = getattr(f, "func", None)
+    return (isinstance(f, functools.partial) and getattr(fn, "__name__", "") == "finish"
+            and getattr(getattr(fn, "__self__", None), "scope", None) == "function")
+
+
+def _wider_finalizers(item):
+    """The finalizer lists of the fixtures wider than a function: pytest
+    adds to them, each time a function-scoped fixture that depends on one is
+    set up, a finalizer it keeps until the wider fixture ends - a growth of
+    the harness, one per run.  [(list, ids present now)]"""
+    info = getattr(item, "_fixtureinfo", None)
+    out = []
+    for fds in getattr(info, "name2fixturedefs", {}).values():
+        for fd in fds:
+            fins = getattr(fd, "_finalizers", None)
+            if isinstance(fins, list) and getattr(fd, "scope", "function") != "function":
+                out.append((fins, set(map(id, fins))))
+    return out
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item, nextitem):
     state = item.config.stash.get(_KEY, None)
@@ -69,12 +95,23 @@ def pytest_runtest_protocol(item, nextitem):
     from _pytest.runner import runtestprotocol
     warmup, repeat = state["spec"]
     failed = []
+    wider = _wider_finalizers(item)
 
     def one_run():
-        # nextitem=item: tear down only what this test set up for itself
-        for rep in runtestprotocol(item, nextitem=item, log=False):
-            if rep.failed:
-                failed.append(rep)
+        # nextitem=the parent: tear down what this test set up for itself
+        # (function-scoped fixtures, finalizers a plugin added, such as the
+        # nose plugin's), keep the module and class around it.  With
+        # nextitem=item its finalizers would pile up, one more each run.
+        # The warnings each run emits go to a list of its own, dropped
+        # after it: pytest's own capture would keep every run's, a growth
+        # of the harness, not of the code under test.
+        with warnings.catch_warnings(record=True):
+            for rep in runtestprotocol(item, nextitem=item.parent, log=False):
+                if rep.failed:
+                    failed.append(rep)
+        # What the run left on wider fixtures for fixtures already finished.
+        for fins, before in wider:
+            fins[:] = [f for f in fins if id(f) in before or not _is_function_finish(f)]
 
     result = leakcheck(one_run, warmup=warmup, repeat=repeat, name=item.nodeid)
     if failed:
