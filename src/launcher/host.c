@@ -13,6 +13,7 @@
 #include "../py/pd_crash.h"
 #include "../py/pd_hooks.h"
 #include "../py/pd_module.h"
+#include "../py/pd_tracemod.h"
 
 /* Exit status when errors were reported under -X on_error=continue and the
  * program itself would have exited 0. */
@@ -74,12 +75,15 @@ static int register_exit_check(void)
     return rc;
 }
 
-/* The debug build's object facilities (-X sys-compat, showrefcount, ...);
- * their exit report registers after the exit check, so it runs before. */
+/* The debug build's object facilities (-X sys-compat, showrefcount, ...)
+ * and interpreter tracing (-X lltrace, callstats, tscdump, __lltrace__);
+ * their exit reports register after the exit check, so they run before. */
 static int start_compat(void)
 {
     PyObject *m = PyImport_ImportModule("_pydebug");
     int rc = m ? pd_compat_start(m) : -1;
+    if (rc == 0)
+        rc = pd_tracemod_start(m);
     if (rc < 0)
         PyErr_Print();
     Py_XDECREF(m);

@@ -174,6 +174,10 @@ int pd_compat_start(PyObject *module)
         pd_objcount_start(); /* sys.getcounts() counts from the start, if it can */
     if (cfg->sys_compat && pd_objects_available() && install_sys_compat(module) < 0)
         return -1;
+    /* CALL_PROFILE's and WITH_TSC's sys functions need no object accounting. */
+    if (cfg->sys_compat && (set_sys(module, "callstats", "callstats", 0) < 0 ||
+                            set_sys(module, "settscdump", "settscdump", 0) < 0))
+        return -1;
     if (show_refs && install_interactive_hook() < 0)
         return -1;
     if ((show_refs || dump_refs || count_allocs) && register_exit_report(module) < 0)

@@ -119,6 +119,15 @@ static int x_option(pd_config *cfg, const char *opt)
         if (on_off(v, &cfg->countallocs)) return bad_option(name, "on or off", v);
     } else if (!strcmp(name, "sys-compat")) {
         if (on_off(v, &cfg->sys_compat)) return bad_option(name, "on or off", v);
+    } else if (!strcmp(name, "lltrace")) {
+        if (on_off(v, &cfg->lltrace)) return bad_option(name, "on or off", v);
+    } else if (!strcmp(name, "callstats")) {
+        if (on_off(v, &cfg->callstats)) return bad_option(name, "on or off", v);
+    } else if (!strcmp(name, "tscdump")) {
+        int on;
+        if (v && !strcmp(v, "summary")) cfg->tscdump = PD_TSCDUMP_SUMMARY;
+        else if (on_off(v, &on)) return bad_option(name, "on, off or summary", v);
+        else cfg->tscdump = on ? PD_TSCDUMP_LINES : PD_TSCDUMP_OFF;
     }
     return 0;
 }

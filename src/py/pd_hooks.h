@@ -22,7 +22,13 @@ typedef struct {
     int dumprefs;      /* -X dumprefs / PYTHONDUMPREFS: live objects at exit */
     int countallocs;   /* -X countallocs / PYTHONCOUNTALLOCS: counts at exit */
     int sys_compat;    /* -X sys-compat: sys.gettotalrefcount and friends */
+    /* Interpreter tracing (pd_trace.h). */
+    int lltrace;       /* -X lltrace: every instruction of every frame */
+    int callstats;     /* -X callstats: count calls, print at exit */
+    int tscdump;       /* -X tscdump: PD_TSCDUMP_LINES or _SUMMARY */
 } pd_config;
+
+enum { PD_TSCDUMP_OFF, PD_TSCDUMP_LINES, PD_TSCDUMP_SUMMARY };
 
 /* Parse our -X options and environment into cfg.  Returns 0, or -1 after
  * printing one line about a bad value. */

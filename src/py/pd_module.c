@@ -9,6 +9,7 @@
 #include "pd_module.h"
 #include "pd_objcount.h"
 #include "pd_objects.h"
+#include "pd_tracemod.h"
 
 static PyObject *need_allocator(void)
 {
@@ -266,7 +267,8 @@ PyObject *pd_module_init(void)
     PyObject *m = PyModule_Create(&moduledef);
     if (m == NULL)
         return NULL;
-    if (PyModule_AddIntConstant(m, "active", pd_hooks_installed()) < 0 ||
+    if (PyModule_AddFunctions(m, pd_trace_methods) < 0 ||
+        PyModule_AddIntConstant(m, "active", pd_hooks_installed()) < 0 ||
         PyModule_AddIntConstant(m, "GUARD_BYTES", PD_GUARD) < 0 ||
         PyModule_AddIntConstant(m, "FILL_FRESH", PD_FILL_FRESH) < 0 ||
         PyModule_AddIntConstant(m, "FILL_FREED", PD_FILL_FREED) < 0 ||

@@ -1,0 +1,645 @@
+/* pd_trace.c - see pd_trace.h.
+ *
+ * Compiled once per interpreter against its internal headers: the value
+ * stack of a frame, and where a call instruction keeps its callable, are
+ * the interpreter's own business and change between versions.  Everything
+ * version-specific about instructions lives here; the consumers see
+ * pd_insn and pd_call only. */
+#define Py_BUILD_CORE 1
+#include <Python.h>
+#include "internal/pycore_frame.h"
+#include "internal/pycore_pystate.h"
+#if PY_VERSION_HEX < 0x030C0000
+#include <frameobject.h>
+#endif
+
+#include <string.h>
+
+#include "pd_trace.h"
+#include "pd_tracers.h"
+#include "../core/pd_tsc.h"
+
+pd_opcodes pd_op;
+static char opnames[256][32];
+static unsigned char hasarg[256];
+static int opcodes_known;
+static int EXTENDED_ARG_OP = -1;
+
+static unsigned active;     /* consumers running */
+static PyObject *marked;    /* set of code objects of __lltrace__ modules */
+
+unsigned pd_trace_active(void) { return active; }
+
+int pd_op_hasarg(int op) { return op >= 0 && op < 256 && hasarg[op]; }
+
+const char *pd_opname(int op)
+{
+    return (op >= 0 && op < 256 && opnames[op][0]) ? opnames[op] : "?";
+}
+
+/* Opcode numbers and names from the interpreter's own opcode module. */
+static int load_opcodes(void)
+{
+    if (opcodes_known)
+        return 0;
+    PyObject *m = PyImport_ImportModule("opcode");
+    PyObject *names = m ? PyObject_GetAttrString(m, "opname") : NULL;
+    PyObject *map = m ? PyObject_GetAttrString(m, "opmap") : NULL;
+    int rc = -1;
+    if (names == NULL || map == NULL || !PyList_Check(names) || !PyDict_Check(map))
+        goto out;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names) && i < 256; i++) {
+        const char *s = PyUnicode_AsUTF8(PyList_GET_ITEM(names, i));
+        if (s == NULL)
+            goto out;
+        snprintf(opnames[i], sizeof opnames[i], "%s", s);
+    }
+    struct { const char *name; int *slot; } want[] = {
+        {"CALL", &pd_op.CALL}, {"PRECALL", &pd_op.PRECALL}, {"CALL_KW", &pd_op.CALL_KW},
+        {"CALL_FUNCTION_EX", &pd_op.CALL_FUNCTION_EX}, {"KW_NAMES", &pd_op.KW_NAMES},
+        {"RESUME", &pd_op.RESUME}, {"RETURN_GENERATOR", &pd_op.RETURN_GENERATOR}, {"RETURN_VALUE", &pd_op.RETURN_VALUE},
+        {"RETURN_CONST", &pd_op.RETURN_CONST}, {"YIELD_VALUE", &pd_op.YIELD_VALUE},
+        {"EXTENDED_ARG", &EXTENDED_ARG_OP},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        PyObject *v = PyDict_GetItemString(map, want[i].name);
+        *want[i].slot = v ? (int)PyLong_AsLong(v) : -1;
+    }
+    /* Which take an argument: opcode.hasarg (3.12+), else >= HAVE_ARGUMENT. */
+    PyObject *ha = PyObject_GetAttrString(m, "hasarg");
+    if (ha != NULL && PyList_Check(ha)) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(ha); i++) {
+            long op = PyLong_AsLong(PyList_GET_ITEM(ha, i));
+            if (op >= 0 && op < 256)
+                hasarg[op] = 1;
+        }
+    } else {
+        PyErr_Clear();
+        PyObject *h = PyObject_GetAttrString(m, "HAVE_ARGUMENT");
+        long first = h ? PyLong_AsLong(h) : 90;
+        Py_XDECREF(h);
+        PyErr_Clear();
+        for (long op = first; op < 256; op++)
+            hasarg[op] = 1;
+    }
+    Py_XDECREF(ha);
+    if (PyErr_Occurred())
+        goto out;
+    opcodes_known = 1;
+    rc = 0;
+out:
+    Py_XDECREF(names);
+    Py_XDECREF(map);
+    Py_XDECREF(m);
+    return rc;
+}
+
+/* Decoding -------------------------------------------------------------------- */
+
+static PyCodeObject *iframe_code(_PyInterpreterFrame *f)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject *ex = f->f_executable;
+    return (ex && PyCode_Check(ex)) ? (PyCodeObject *)ex : NULL;
+#else
+    return f->f_code;
+#endif
+}
+
+/* What decoding needs of a code object, kept per code object by identity
+ * (a code object's hash is computed from its contents: too slow to ask on
+ * every instruction).  A small direct-mapped table; an entry holds a
+ * reference to its code, so the address cannot be reused while cached.
+ *
+ *   bytes   the unspecialised instructions (PyCode_GetCode);
+ *   depths  the value-stack depth before each instruction, for the
+ *           interpreters that do not save the stack pointer before calling
+ *           the hook (3.12+): computed by pydebug._stackdepth on first
+ *           need, and kept in depth_memo too, so an evicted code object
+ *           does not run that analysis again. */
+#define CODE_SLOTS 1024
+
+typedef struct {
+    PyCodeObject *code;
+    PyObject *bytes;
+    PyObject *depths;
+} code_entry;
+
+static code_entry code_cache[CODE_SLOTS];
+static PyObject *depth_memo;  /* code -> depths bytes */
+
+static void entry_clear(code_entry *e)
+{
+    Py_CLEAR(e->bytes);
+    Py_CLEAR(e->depths);
+    Py_CLEAR(e->code);
+}
+
+static void code_cache_clear(void)
+{
+    for (int i = 0; i < CODE_SLOTS; i++)
+        entry_clear(&code_cache[i]);
+    Py_CLEAR(depth_memo);
+}
+
+static code_entry *entry_for(PyCodeObject *co)
+{
+    code_entry *e = &code_cache[((uintptr_t)co >> 4) % CODE_SLOTS];
+    if (e->code == co)
+        return e;
+    PyObject *bytes = PyCode_GetCode(co);
+    if (bytes == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    entry_clear(e);
+    e->code = (PyCodeObject *)Py_NewRef(co);
+    e->bytes = bytes;
+    return e;
+}
+
+static int static_depth(code_entry *e, int offset)
+{
+    if (e->depths == NULL) {
+        if (depth_memo == NULL && (depth_memo = PyDict_New()) == NULL)
+            goto fail;
+        PyObject *b = PyDict_GetItemWithError(depth_memo, (PyObject *)e->code);
+        if (b != NULL) {
+            e->depths = Py_NewRef(b);
+        } else {
+            if (PyErr_Occurred())
+                goto fail;
+            PyObject *m = PyImport_ImportModule("pydebug._stackdepth");
+            b = m ? PyObject_CallMethod(m, "stack_depths", "O", e->code) : NULL;
+            Py_XDECREF(m);
+            if (b == NULL || !PyBytes_Check(b)) {
+                Py_XDECREF(b);
+                PyErr_Clear();
+                b = PyBytes_FromStringAndSize(NULL, 0);  /* unknown: do not ask again */
+                if (b == NULL)
+                    goto fail;
+            }
+            e->depths = b;
+            if (PyDict_SetItem(depth_memo, (PyObject *)e->code, b) < 0)
+                goto fail;
+        }
+    }
+    if (offset / 2 >= PyBytes_GET_SIZE(e->depths))
+        return -1;
+    int d = ((const unsigned char *)PyBytes_AS_STRING(e->depths))[offset / 2];
+    return d == 255 ? -1 : d;
+fail:
+    PyErr_Clear();
+    return -1;
+}
+
+/* Fill ev from the frame running code at offset: the instruction from the
+ * code's unspecialised bytes, the stack if the interpreter saved its
+ * pointer for us or the compiler's depth is known. */
+static void decode(pd_insn *ev, PyCodeObject *co, int offset, _PyInterpreterFrame *f)
+{
+    ev->code = co;
+    ev->offset = offset;
+    ev->opcode = -1;
+    ev->oparg = 0;
+    ev->depth = -1;
+    ev->stack = NULL;
+    ev->globals = f ? f->f_globals : NULL;
+    code_entry *e = entry_for(co);
+    if (e == NULL)
+        return;
+    const unsigned char *b = (const unsigned char *)PyBytes_AS_STRING(e->bytes);
+    Py_ssize_t n = PyBytes_GET_SIZE(e->bytes);
+    if (offset >= 0 && offset + 1 < n) {
+        ev->opcode = b[offset];
+        int arg = b[offset + 1], shift = 8;
+        for (int o = offset - 2; o >= 0 && b[o] == EXTENDED_ARG_OP; o -= 2, shift += 8)
+            arg |= b[o + 1] << shift;
+        ev->oparg = arg;
+    }
+    if (f != NULL && iframe_code(f) == co) {
+        int depth = f->stacktop >= 0 ? f->stacktop - co->co_nlocalsplus : static_depth(e, offset);
+        if (depth >= 0 && depth <= co->co_stacksize) {
+            ev->depth = depth;
+            ev->stack = f->localsplus + co->co_nlocalsplus;
+        }
+    }
+}
+
+int pd_insn_call(const pd_insn *ev, pd_call *out)
+{
+    int op = ev->opcode, arg = ev->oparg;
+    if (op < 0 || ev->depth < 0)
+        return 0;
+    PyObject *const *top = ev->stack + ev->depth;
+#define DEPTH_OK(n) (ev->depth >= (n))
+#define PEEK(n) (top[-(n)])
+    if (op == pd_op.CALL_FUNCTION_EX) {
+#if PY_VERSION_HEX >= 0x030D0000
+        int at = 3 + (arg & 1);   /* func, NULL, args, kwargs? */
+#else
+        int at = 2 + (arg & 1);   /* NULL, func, args, kwargs? */
+#endif
+        if (!DEPTH_OK(at + 1))
+            return 0;
+        out->callable = PEEK(at);
+        out->method_form = 0;
+        out->nargs = -1;
+        out->pops = at + 1;
+        return 1;
+    }
+#if PY_VERSION_HEX >= 0x030D0000
+    /* callable, self or NULL, args..., [kwnames for CALL_KW] */
+    int kw = op == pd_op.CALL_KW;
+    if (op != pd_op.CALL && !kw)
+        return 0;
+    if (!DEPTH_OK(arg + 2 + kw))
+        return 0;
+    out->callable = PEEK(arg + 2 + kw);
+    out->method_form = PEEK(arg + 1 + kw) != NULL;
+    out->nargs = arg + out->method_form;
+    out->pops = arg + 2 + kw;
+#else
+    /* 3.11's PRECALL and 3.12's CALL: method or NULL, callable or self,
+     * args... */
+    if (op != (pd_op.PRECALL >= 0 ? pd_op.PRECALL : pd_op.CALL))
+        return 0;
+    if (!DEPTH_OK(arg + 2))
+        return 0;
+    out->method_form = PEEK(arg + 2) != NULL;
+    out->callable = out->method_form ? PEEK(arg + 2) : PEEK(arg + 1);
+    out->nargs = arg + out->method_form;
+    out->pops = arg + 2;
+#endif
+    return out->callable != NULL;
+#undef PEEK
+#undef DEPTH_OK
+}
+
+/* Dispatch -------------------------------------------------------------------- */
+
+static void dispatch(const pd_insn *ev, uint64_t entered)
+{
+    if (active & PD_TR_TSC)
+        pd_tsc_before(entered);
+    if (active & PD_TR_LLTRACE_ALL)
+        pd_lltrace_insn(ev, 0);
+    else if (active & PD_TR_LLTRACE_MARKED)
+        pd_lltrace_insn(ev, 1);
+    if (active & PD_TR_CALLS)
+        pd_callstats_insn(ev);
+    if (active & PD_TR_TSC)
+        pd_tsc_after(ev->opcode, entered);
+}
+
+static int wants_every_frame(void)
+{
+    return (active & (PD_TR_LLTRACE_ALL | PD_TR_CALLS | PD_TR_TSC)) != 0;
+}
+
+#if PY_VERSION_HEX < 0x030C0000
+/* Backend: the C trace function (3.11) ----------------------------------------
+ * Set on every thread that exists when the stream starts; threads started
+ * later get it from threading's settrace hook (a C function that swaps
+ * itself for the C trace function on its first call). */
+
+static int is_marked(PyObject *code)
+{
+    return marked != NULL && PySet_Contains(marked, code) == 1;
+}
+
+static int on_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    (void)obj, (void)arg;
+    _PyInterpreterFrame *f = frame->f_frame;
+    PyCodeObject *co = f->f_code;
+    if (what == PyTrace_CALL) {
+        frame->f_trace_lines = 0;
+        frame->f_trace_opcodes = wants_every_frame() ||
+                                 ((active & PD_TR_LLTRACE_MARKED) && is_marked((PyObject *)co));
+        if (active & PD_TR_CALLS)
+            pd_callstats_frame(co);
+        return 0;
+    }
+    if (what == PyTrace_OPCODE) {
+        uint64_t entered = pd_tsc_now();
+        pd_insn ev;
+        decode(&ev, co, _PyInterpreterFrame_LASTI(f) * (int)sizeof(_Py_CODEUNIT), f);
+        dispatch(&ev, entered);
+    }
+    return 0;
+}
+
+static void set_all_threads(Py_tracefunc fn)
+{
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    for (PyThreadState *t = PyInterpreterState_ThreadHead(interp); t; t = PyThreadState_Next(t))
+        _PyEval_SetTrace(t, fn, NULL);
+}
+
+/* threading.settrace(hook): a new thread calls hook at its first event. */
+static PyObject *thread_hook(PyObject *self, PyObject *const *args, Py_ssize_t n)
+{
+    (void)self;
+    if (active && n == 3 && PyFrame_Check(args[0])) {
+        PyEval_SetTrace(on_trace, NULL);
+        on_trace(NULL, (PyFrameObject *)args[0], PyTrace_CALL, NULL);
+    } else {
+        PyEval_SetTrace(NULL, NULL);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef thread_hook_def = {"_pydebug_thread_trace", (PyCFunction)(void (*)(void))thread_hook,
+                                      METH_FASTCALL, NULL};
+
+static int threading_settrace(int on)
+{
+    PyObject *th = PyImport_ImportModule("threading");
+    PyObject *fn = on ? PyCFunction_New(&thread_hook_def, NULL) : Py_NewRef(Py_None);
+    PyObject *r = th && fn ? PyObject_CallMethod(th, "settrace", "O", fn) : NULL;
+    Py_XDECREF(fn);
+    Py_XDECREF(th);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* A frame already running when the stream starts gets no call event: set
+ * its flags now, for every thread's frames. */
+static void flag_running_frames(void)
+{
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    for (PyThreadState *t = PyInterpreterState_ThreadHead(interp); t; t = PyThreadState_Next(t)) {
+        for (PyFrameObject *fr = PyThreadState_GetFrame(t); fr != NULL;) {
+            PyCodeObject *co = fr->f_frame->f_code;
+            fr->f_trace_lines = 0;
+            fr->f_trace_opcodes = wants_every_frame() ||
+                                  ((active & PD_TR_LLTRACE_MARKED) && is_marked((PyObject *)co));
+            PyFrameObject *back = PyFrame_GetBack(fr);
+            Py_DECREF(fr);
+            fr = back;
+        }
+    }
+}
+
+static int backend_update(unsigned before)
+{
+    if (active && !before) {
+        set_all_threads(on_trace);
+        if (threading_settrace(1) < 0)
+            return -1;
+    } else if (!active && before) {
+        set_all_threads(NULL);
+        if (threading_settrace(0) < 0)
+            return -1;
+    }
+    if (active)
+        flag_running_frames();
+    return 0;
+}
+
+/* Marked code needs nothing more here: the call event looks it up. */
+#define backend_mark(code) 0
+
+#else
+/* Backend: sys.monitoring (3.12+) ----------------------------------------------
+ * One tool id of our own; its INSTRUCTION callback is a C function.  With
+ * a consumer that sees everything, the event is set globally; otherwise
+ * only on the marked code objects. */
+
+static PyObject *mon;        /* sys.monitoring */
+static int tool = -1;
+static long ev_instruction;
+
+static _PyInterpreterFrame *current_iframe(void)
+{
+    PyThreadState *ts = PyThreadState_Get();
+#if PY_VERSION_HEX >= 0x030D0000
+    _PyInterpreterFrame *f = ts->current_frame;
+#else
+    _PyInterpreterFrame *f = ts->cframe ? ts->cframe->current_frame : NULL;
+#endif
+    while (f != NULL && f->owner == FRAME_OWNED_BY_CSTACK)
+        f = f->previous;
+    return f;
+}
+
+/* RESUME is no INSTRUCTION event, and PY_START/PY_RESUME events would cost
+ * every call a second callback: a generator's frame is known to start or
+ * resume when an instruction that follows a RESUME (or the RETURN_GENERATOR
+ * that opens the code) runs right after an instruction of another frame.
+ * A jump to that instruction comes from the same frame. */
+static _Thread_local _PyInterpreterFrame *last_frame;
+
+static int generator_entry(PyCodeObject *co, int offset, _PyInterpreterFrame *f)
+{
+    _PyInterpreterFrame *prev = last_frame;
+    last_frame = f;
+    if (!(co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)) || offset < 2)
+        return 0;
+    code_entry *e = entry_for(co);
+    if (e == NULL || offset >= PyBytes_GET_SIZE(e->bytes))
+        return 0;
+    const unsigned char *b = (const unsigned char *)PyBytes_AS_STRING(e->bytes);
+    return b[offset - 2] == pd_op.RETURN_GENERATOR || (b[offset - 2] == pd_op.RESUME && prev != f);
+}
+
+static PyObject *on_instruction(PyObject *self, PyObject *const *args, Py_ssize_t n)
+{
+    (void)self;
+    uint64_t entered = pd_tsc_now();
+    if (n < 2 || !PyCode_Check(args[0]))
+        Py_RETURN_NONE;
+    PyCodeObject *co = (PyCodeObject *)args[0];
+    int offset = (int)PyLong_AsLong(args[1]);
+    pd_insn ev;
+    _PyInterpreterFrame *f = current_iframe();
+    decode(&ev, co, offset, f);
+    if ((active & PD_TR_CALLS) && generator_entry(co, offset, f))
+        pd_callstats_frame(co);
+    dispatch(&ev, entered);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef on_instruction_def = {"_pydebug_instruction",
+                                         (PyCFunction)(void (*)(void))on_instruction,
+                                         METH_FASTCALL, NULL};
+
+static long event_bit(PyObject *events, const char *name)
+{
+    PyObject *v = PyObject_GetAttrString(events, name);
+    long bit = v ? PyLong_AsLong(v) : -1;
+    Py_XDECREF(v);
+    return bit;
+}
+
+static int register_cb(long events, PyMethodDef *def)
+{
+    PyObject *cb = PyCFunction_New(def, NULL);
+    PyObject *r = cb ? PyObject_CallMethod(mon, "register_callback", "ilO", tool, events, cb) : NULL;
+    Py_XDECREF(cb);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+static int claim_tool(void)
+{
+    if (tool >= 0)
+        return 0;
+    PyObject *sys = PyImport_ImportModule("sys");
+    mon = sys ? PyObject_GetAttrString(sys, "monitoring") : NULL;
+    Py_XDECREF(sys);
+    if (mon == NULL)
+        return -1;
+    PyObject *events = PyObject_GetAttrString(mon, "events");
+    if (events == NULL)
+        return -1;
+    ev_instruction = event_bit(events, "INSTRUCTION");
+    Py_DECREF(events);
+    if (ev_instruction < 0)
+        return -1;
+    /* 0-2 and 5 have names (debugger, coverage, profiler, optimizer). */
+    static const int candidates[] = {4, 3};
+    for (size_t i = 0; i < 2; i++) {
+        PyObject *r = PyObject_CallMethod(mon, "use_tool_id", "is", candidates[i], "python-debug");
+        if (r != NULL) {
+            Py_DECREF(r);
+            tool = candidates[i];
+            break;
+        }
+        PyErr_Clear();
+    }
+    if (tool < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "python-debug: no free sys.monitoring tool id (3 and 4 taken)");
+        return -1;
+    }
+    if (register_cb(ev_instruction, &on_instruction_def) < 0)
+        return -1;
+    return 0;
+}
+
+static int set_global(long events)
+{
+    PyObject *r = PyObject_CallMethod(mon, "set_events", "il", tool, events);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+#ifndef Py_DEBUG
+static int set_local(PyObject *code, long events)
+{
+    PyObject *r = PyObject_CallMethod(mon, "set_local_events", "iOl", tool, code, events);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+#endif
+
+static int backend_update(unsigned before)
+{
+    (void)before;
+    if (active && claim_tool() < 0)
+        return -1;
+    if (tool < 0)
+        return 0;
+    return set_global(wants_every_frame() ? ev_instruction : 0);
+}
+
+#ifndef Py_DEBUG
+static int backend_mark(PyObject *code)
+{
+    if (claim_tool() < 0)
+        return -1;
+    return set_local(code, ev_instruction);
+}
+#endif
+#endif
+
+/* Starting and stopping ----------------------------------------------------------- */
+
+int pd_trace_start(unsigned who)
+{
+    if (load_opcodes() < 0)
+        return -1;
+    unsigned before = active;
+    active |= who;
+    if (backend_update(before) < 0) {
+        active = before;
+        return -1;
+    }
+    return 0;
+}
+
+int pd_trace_stop(unsigned who)
+{
+    unsigned before = active;
+    if ((who & PD_TR_TSC) && (active & PD_TR_TSC))
+        pd_tsc_flush();
+    active &= ~who;
+    int rc = backend_update(before);
+    if (!active)
+        code_cache_clear();
+    return rc;
+}
+
+/* __lltrace__ ---------------------------------------------------------------------
+ * A debug build traces the frames whose globals hold __lltrace__.  We hear
+ * of a module that may set it through the "exec" audit event, raised for
+ * every module body run (imports, scripts, -c, -m, exec()): if its code
+ * names __lltrace__, it and the code objects nested in it are marked. */
+
+#ifndef Py_DEBUG
+static int names_lltrace(PyCodeObject *co)
+{
+    PyObject *names = co->co_names;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
+        PyObject *s = PyTuple_GET_ITEM(names, i);
+        if (PyUnicode_Check(s) && PyUnicode_CompareWithASCIIString(s, "__lltrace__") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int mark_tree(PyCodeObject *co)
+{
+    if (PySet_Add(marked, (PyObject *)co) < 0 || backend_mark((PyObject *)co) < 0)
+        return -1;
+    PyObject *consts = co->co_consts;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); i++) {
+        PyObject *c = PyTuple_GET_ITEM(consts, i);
+        if (PyCode_Check(c) && mark_tree((PyCodeObject *)c) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int audit_hook(const char *event, PyObject *args, void *data)
+{
+    (void)data;
+    if (strcmp(event, "exec") != 0 || !PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 1)
+        return 0;
+    PyObject *co = PyTuple_GET_ITEM(args, 0);
+    if (!PyCode_Check(co) || !names_lltrace((PyCodeObject *)co))
+        return 0;
+    if (marked == NULL && (marked = PySet_New(NULL)) == NULL)
+        goto fail;
+    if (mark_tree((PyCodeObject *)co) < 0 || pd_trace_start(PD_TR_LLTRACE_MARKED) < 0)
+        goto fail;
+    return 0;
+fail:
+    /* Never fail the program's exec because of us. */
+    PyErr_WriteUnraisable(co);
+    return 0;
+}
+#endif
+
+int pd_trace_init(void)
+{
+#ifdef Py_DEBUG
+    /* A debug build traces __lltrace__ frames itself (to stdout). */
+    return 0;
+#else
+    return PySys_AddAuditHook(audit_hook, NULL);
+#endif
+}
