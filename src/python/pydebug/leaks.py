@@ -329,15 +329,19 @@ def _measure(v):
 
 
 def _point(k):
-    """Measure at the start (k=0) or the end (k=1).  Both go through here
-    with the same frames and locals, so neither adds references the other
-    does not."""
+    """Measure at the start (k=0) or the end (k=1).  Between settling and
+    measuring, both run the same lookups (which refill the type cache) and
+    have the same objects alive: the addresses noted at the start are
+    taken through a name bound before settling, so no lookup is added."""
     global _begin
-    _settle()
     if k == 0:
-        _begin = (_pydebug._addresses(), array.array("q", bytes(24)), array.array("q", bytes(24)))
-    ids, start, end = _begin
-    _measure(end if k else start)
+        _begin = [None, array.array("q", bytes(24)), array.array("q", bytes(24))]
+    slot = _begin[1 + k]
+    note = _pydebug._addresses if k == 0 else None
+    _settle()
+    if note is not None:
+        _begin[0] = note()
+    _measure(slot)
 
 
 def leaks_begin():
@@ -370,7 +374,8 @@ def _result(name, sample):
         objs = _pydebug.getobjects()
         before = frozenset(memoryview(ids).cast("Q"))  # after the walk: not in it
         mine = (res, res.refs, res.blocks, res.bytes, res.approximate, res.objects,
-                res.by_type, _begin, ids, start, end, objs)
+                res.by_type, _begin, ids, start, end, objs,
+                *res.refs, *res.blocks, *res.bytes)  # the figures are ours too
         left = []
         for o in objs:
             if id(o) in before or isinstance(o, types.FrameType):
