@@ -62,15 +62,9 @@ static int add_package_path(void)
 static int register_exit_check(void)
 {
     PyObject *m = PyImport_ImportModule("_pydebug");
-    PyObject *f = m ? PyObject_GetAttrString(m, "_exit_check") : NULL;
-    PyObject *ax = f ? PyImport_ImportModule("atexit") : NULL;
-    PyObject *r = ax ? PyObject_CallMethod(ax, "register", "O", f) : NULL;
-    int rc = r ? 0 : -1;
+    int rc = m ? pd_atexit_register(m, "_exit_check") : -1;
     if (rc < 0)
         PyErr_Print();
-    Py_XDECREF(r);
-    Py_XDECREF(ax);
-    Py_XDECREF(f);
     Py_XDECREF(m);
     return rc;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "pd_compat.h"
+#include "pd_module.h"
 #include "pd_hooks.h"
 #include "pd_objcount.h"
 #include "pd_objects.h"
@@ -142,19 +143,6 @@ static int install_sys_compat(PyObject *module)
     return set_sys(module, "getallocatedblocks", "_allocatedblocks", 1);
 }
 
-static int register_exit_report(PyObject *module)
-{
-    PyObject *f = PyObject_GetAttrString(module, "_exit_report");
-    PyObject *ax = f ? PyImport_ImportModule("atexit") : NULL;
-    PyObject *r = ax ? PyObject_CallMethod(ax, "register", "O", f) : NULL;
-    Py_XDECREF(ax);
-    Py_XDECREF(f);
-    if (r == NULL)
-        return -1;
-    Py_DECREF(r);
-    return 0;
-}
-
 int pd_compat_start(PyObject *module)
 {
     const pd_config *cfg = pd_hooks_config();
@@ -180,7 +168,7 @@ int pd_compat_start(PyObject *module)
         return -1;
     if (show_refs && install_interactive_hook() < 0)
         return -1;
-    if ((show_refs || dump_refs || count_allocs) && register_exit_report(module) < 0)
+    if ((show_refs || dump_refs || count_allocs) && pd_atexit_register(module, "_exit_report") < 0)
         return -1;
     return 0;
 }

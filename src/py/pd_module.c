@@ -212,6 +212,17 @@ static PyObject *pd_exit_report_py(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+int pd_atexit_register(PyObject *module, const char *attr)
+{
+    PyObject *f = PyObject_GetAttrString(module, attr);
+    PyObject *ax = f ? PyImport_ImportModule("atexit") : NULL;
+    PyObject *r = ax ? PyObject_CallMethod(ax, "register", "O", f) : NULL;
+    Py_XDECREF(ax);
+    Py_XDECREF(f);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
 static PyMethodDef methods[] = {
     {"check_heap", pd_check_heap_py, METH_NOARGS,
      "check_heap() -> int\n\nVerify the guards of every live block and the fill of every "

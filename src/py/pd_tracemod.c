@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pd_hooks.h"
+#include "pd_module.h"
 #include "pd_trace.h"
 #include "pd_tracemod.h"
 #include "pd_tracers.h"
@@ -158,17 +159,6 @@ PyMethodDef pd_trace_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static int register_exit(PyObject *module)
-{
-    PyObject *f = PyObject_GetAttrString(module, "_trace_exit");
-    PyObject *ax = f ? PyImport_ImportModule("atexit") : NULL;
-    PyObject *r = ax ? PyObject_CallMethod(ax, "register", "O", f) : NULL;
-    Py_XDECREF(ax);
-    Py_XDECREF(f);
-    Py_XDECREF(r);
-    return r ? 0 : -1;
-}
-
 int pd_tracemod_start(PyObject *module)
 {
     const pd_config *cfg = pd_hooks_config();
@@ -179,7 +169,7 @@ int pd_tracemod_start(PyObject *module)
     if (who == 0)
         return 0;
     pd_tsc_set_dump(cfg->tscdump == PD_TSCDUMP_LINES);
-    if (register_exit(module) < 0)
+    if (pd_atexit_register(module, "_trace_exit") < 0)
         return -1;
     return pd_trace_start(who);
 }
