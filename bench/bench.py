@@ -14,6 +14,7 @@ peak RSS.  Benchmarks are not tests: nothing here asserts.
     build/venv/bin/python bench/bench.py [--repeat N] [--python PATH ...]
 """
 import argparse
+import glob
 import math
 import os
 import subprocess
@@ -30,6 +31,15 @@ def real_python3():
     out = subprocess.run(["python3", "-c", "import sys; print(sys.executable)"],
                          capture_output=True, text=True, check=True)
     return out.stdout.strip()
+
+
+def default_pythons():
+    """The real binary behind `python3`, and the CPython 3.13 that
+    tools/build-cpython.sh built, when there is one."""
+    pys = [real_python3()]
+    cache = os.environ.get("PYDEBUG_CACHE") or os.path.expanduser("~/.cache/python-debug")
+    pys += sorted(glob.glob(os.path.join(cache, "cpython-3.13.*[0-9]", "bin", "python3")))
+    return pys
 
 
 def modes(py):

@@ -20,14 +20,13 @@ Benchmarks are not tests: nothing here asserts.
 
     build/venv/bin/python bench/objects.py [--repeat N] [--python PATH ...]
 """
-import glob
 import json
 import math
 import os
 import subprocess
 
 
-from bench import FRONT, NAMES, WORK, parse_args, real_python3, timed
+from bench import FRONT, NAMES, WORK, default_pythons, parse_args, timed
 
 DBG = "/usr/bin/python3.11-dbg"
 QUERY = """
@@ -61,13 +60,6 @@ def modes(py):
         ("all (debug allocator)", [FRONT, "--python", py, "-X", "countallocs"]),
     ]
     return ms
-
-
-def default_pythons():
-    pys = [real_python3()]
-    cache = os.environ.get("PYDEBUG_CACHE") or os.path.expanduser("~/.cache/python-debug")
-    pys += sorted(glob.glob(os.path.join(cache, "cpython-3.13.*[0-9]", "bin", "python3")))
-    return pys
 
 
 def main():
