@@ -12,6 +12,7 @@
 #include "../../src/core/pd_core.h"
 #include "../../src/core/pd_counts.h"
 #include "../../src/core/pd_heap.h"
+#include "../../src/core/pd_pyconfig.h"
 #include "../../src/core/pd_tsc.h"
 
 static int failures, passes;
@@ -325,6 +326,63 @@ static void test_tsc(void)
     CHECK(r.count == 0 && r.total == 0);
 }
 
+/* The pyconfig.h parser: each line as sysconfig.parse_config_h takes it. */
+static char ch_seen[1024];
+
+static void ch_collect(void *arg, const char *name, size_t nl, pd_ch_kind kind, const char *v,
+                       size_t vl, const char *raw, size_t rawl)
+{
+    (void)arg, (void)raw, (void)rawl;
+    size_t k = strlen(ch_seen);
+    snprintf(ch_seen + k, sizeof ch_seen - k, "%.*s=%s:%.*s;", (int)nl, name,
+             kind == PD_CH_INT ? "i" : kind == PD_CH_STR ? "s" : "u", (int)vl, v);
+}
+
+static void expect_config(const char *text, const char *want, size_t lines)
+{
+    char scratch[256];
+    ch_seen[0] = '\0';
+    size_t n = pd_pyconfig_parse(text, strlen(text), scratch, sizeof scratch, ch_collect, NULL);
+    if (strcmp(ch_seen, want) != 0 || n != lines) {
+        failures++;
+        fprintf(stderr, "FAIL: config %s: got [%s] (%zu lines), want [%s]\n", text, ch_seen, n, want);
+    } else {
+        passes++;
+    }
+}
+
+static void test_pyconfig(void)
+{
+    expect_config("#define HAVE_X 1\n", "HAVE_X=i:1;", 1);
+    expect_config("#define SIZEOF_INT  -4 \r\n", "SIZEOF_INT=i:-4;", 1);
+    expect_config("#define A_B 1_000\r", "A_B=i:1000;", 1);
+    expect_config("#define AB +0012\n", "AB=i:0012;", 1);
+    expect_config("#define AB 1__0\n#define AC 1_\n#define AD _1\n",
+                  "AB=s:1__0;AC=s:1_;AD=s:_1;", 3);
+    expect_config("#define VERSION \"3.11\"\n", "VERSION=s:\"3.11\";", 1);
+    expect_config("#define EMPTY \n", "EMPTY=s:;", 1);
+    expect_config("/* #undef WITH_DYLD */\n", "WITH_DYLD=u:;", 1);
+    /* what does not count */
+    expect_config("#define A 1\n", "", 0);                 /* one-letter name */
+    expect_config("#define lower 1\n", "", 0);             /* not a capital */
+    expect_config("#define AB(x) x\n", "", 0);             /* a macro */
+    expect_config("#define AB\n", "", 0);                  /* no value */
+    expect_config(" #define AB 1\n", "", 0);               /* not at the start */
+    expect_config("#define  AB 1\n", "", 0);               /* two spaces */
+    expect_config("/* #undef AB */ x\n", "", 0);
+    expect_config("/* #undef AB  */\n", "", 0);
+    expect_config("#define AB 1", "", 0);                   /* no line end */
+    expect_config("#define AB 1\n#define AB 2\n", "AB=i:1;AB=i:2;", 2);
+    expect_config("#define AB 0x10\n", "AB=s:0x10;", 1);
+    expect_config("#define AB \x0b" "5\x0c\n", "AB=i:5;", 1);   /* int()'s whitespace */
+    expect_config("#define AB \x1c" "5\n", "AB=s:\x1c" "5;", 1);  /* not int()'s */
+    expect_config("#define AB 5\xc2\xa0\n", "AB=s:5\xc2\xa0;", 1); /* non-ASCII: a string */
+    char small[2];
+    ch_seen[0] = '\0';
+    pd_pyconfig_parse("#define AB 123\n", 15, small, sizeof small, ch_collect, NULL);
+    CHECK(strcmp(ch_seen, "AB=s:123;") == 0);  /* no room: a string */
+}
+
 int main(void)
 {
     report_fd = mkstemp(report_path);
@@ -345,6 +403,7 @@ int main(void)
     test_counts();
     test_object_events();
     test_tsc();
+    test_pyconfig();
     pd_stats st;
     pd_get_stats(&st);
     CHECK(st.errors == 11);
