@@ -5,10 +5,12 @@
 #include <Python.h>
 
 #include "pd_compat.h"
+#include "pd_configmod.h"
 #include "pd_hooks.h"
 #include "pd_module.h"
 #include "pd_objcount.h"
 #include "pd_objects.h"
+#include "pd_trace.h"
 #include "pd_tracemod.h"
 
 static PyObject *need_allocator(void)
@@ -279,7 +281,9 @@ PyObject *pd_module_init(void)
     if (m == NULL)
         return NULL;
     if (PyModule_AddFunctions(m, pd_trace_methods) < 0 ||
+        PyModule_AddFunctions(m, pd_config_methods) < 0 ||
         PyModule_AddIntConstant(m, "active", pd_hooks_installed()) < 0 ||
+        PyModule_AddStringConstant(m, "TRACE_BACKEND", pd_trace_backend()) < 0 ||
         PyModule_AddIntConstant(m, "GUARD_BYTES", PD_GUARD) < 0 ||
         PyModule_AddIntConstant(m, "FILL_FRESH", PD_FILL_FRESH) < 0 ||
         PyModule_AddIntConstant(m, "FILL_FREED", PD_FILL_FREED) < 0 ||

@@ -298,6 +298,8 @@ static int wants_every_frame(void)
 }
 
 #if PY_VERSION_HEX < 0x030C0000
+const char *pd_trace_backend(void) { return "C trace function (PyEval_SetTrace, opcode events)"; }
+
 /* Backend: the C trace function (3.11) ----------------------------------------
  * Set on every thread that exists when the stream starts; threads started
  * later get it from threading's settrace hook (a C function that swaps
@@ -408,6 +410,8 @@ static int backend_update(unsigned before)
  * One tool id of our own; its INSTRUCTION callback is a C function.  With
  * a consumer that sees everything, the event is set globally; otherwise
  * only on the marked code objects. */
+
+const char *pd_trace_backend(void) { return "sys.monitoring (INSTRUCTION events, C callback)"; }
 
 static PyObject *mon;        /* sys.monitoring */
 static int tool = -1;

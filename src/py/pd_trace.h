@@ -45,6 +45,8 @@ enum {
 int pd_trace_start(unsigned who);
 int pd_trace_stop(unsigned who);
 unsigned pd_trace_active(void);
+/* What the stream comes from on this interpreter, in words. */
+const char *pd_trace_backend(void);
 
 /* Install the audit hook that notices __lltrace__ (host, after init). */
 int pd_trace_init(void);

@@ -1,10 +1,14 @@
 """python-debug -m pydebug leaks -- SCRIPT [ARGS] | -m MODULE [ARGS]
+python-debug -m pydebug config [--python PATH] [--json]
 
-Run a whole program and check its growth between the two points it marks
+leaks: run a whole program and check its growth between the two points it marks
 with pydebug.leaks_begin() and pydebug.leaks_end(): the references, blocks
 and bytes it grew by, and what is left of what it made - by type, with a
 classified sample and their allocation sites.  Exit status: the program's
-own if it is not 0, else 1 when it leaked, 0 when it did not."""
+own if it is not 0, else 1 when it leaked, 0 when it did not.
+
+config: the interpreter's build configuration and which debug-build
+facilities it has natively or through python-debug (see config.py)."""
 import argparse
 import os
 import runpy
@@ -20,7 +24,13 @@ def main(argv):
     lk.add_argument("--report", metavar="FILE", help="also write the result as JSON")
     lk.add_argument("program", nargs=argparse.REMAINDER,
                     help="-- SCRIPT [ARGS] or -- -m MODULE [ARGS]")
+    cf = sub.add_parser("config", help="the interpreter's build configuration")
+    cf.add_argument("--python", metavar="PATH", help="another interpreter (through python-debug)")
+    cf.add_argument("--json", action="store_true", help="print JSON")
     args = ap.parse_args(argv)
+    if args.command == "config":
+        from . import config
+        return config.main(args)
     prog = args.program[1:] if args.program[:1] == ["--"] else args.program
     if not prog or (prog[0] == "-m" and len(prog) < 2) or \
             (prog[0].startswith("-") and prog[0] != "-m"):

@@ -1,0 +1,89 @@
+/* pd_configmod.c - _pydebug.parse_config_h(): the core's pyconfig.h parser
+ * (src/core/pd_pyconfig.c) seen from Python, for `python-debug -m pydebug
+ * config`.  The result is the dict sysconfig.parse_config_h() returns. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <string.h>
+
+#include "pd_configmod.h"
+#include "../core/pd_pyconfig.h"
+
+typedef struct {
+    PyObject *out;         /* the dict */
+    PyObject *always_str;  /* names never converted to int */
+    int failed;
+} parse_state;
+
+static void on_line(void *arg, const char *name, size_t nl, pd_ch_kind kind, const char *v, size_t vl,
+                    const char *raw, size_t rawl)
+{
+    parse_state *st = arg;
+    if (st->failed)
+        return;
+    PyObject *key = PyUnicode_DecodeUTF8(name, (Py_ssize_t)nl, "surrogateescape");
+    PyObject *val = NULL;
+    if (key == NULL)
+        goto fail;
+    int keep_str = st->always_str ? PySequence_Contains(st->always_str, key) : 0;
+    if (keep_str < 0)
+        goto fail;
+    if (kind == PD_CH_UNDEF) {
+        val = PyLong_FromLong(0);
+    } else if (kind == PD_CH_INT && !keep_str) {
+        char buf[64];
+        char *s = vl < sizeof buf ? buf : PyMem_Malloc(vl + 1);
+        if (s == NULL)
+            goto fail;
+        memcpy(s, v, vl);
+        s[vl] = '\0';
+        val = PyLong_FromString(s, NULL, 10);
+        if (s != buf)
+            PyMem_Free(s);
+    } else {
+        /* The text as written (an int that stays a str keeps its form). */
+        val = PyUnicode_DecodeUTF8(raw, (Py_ssize_t)rawl, "surrogateescape");
+    }
+    if (val == NULL || PyDict_SetItem(st->out, key, val) < 0)
+        goto fail;
+    Py_DECREF(key);
+    Py_DECREF(val);
+    return;
+fail:
+    st->failed = 1;
+    Py_XDECREF(key);
+    Py_XDECREF(val);
+}
+
+static PyObject *parse_config_h_py(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    static char *kwlist[] = {"text", "always_str", NULL};
+    const char *text;
+    Py_ssize_t len;
+    PyObject *always = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s#|O:parse_config_h", kwlist, &text, &len, &always))
+        return NULL;
+    char *scratch = PyMem_Malloc((size_t)len + 2);
+    parse_state st = {PyDict_New(), always == Py_None ? NULL : always, 0};
+    if (scratch == NULL || st.out == NULL) {
+        PyMem_Free(scratch);
+        Py_XDECREF(st.out);
+        return PyErr_NoMemory();
+    }
+    pd_pyconfig_parse(text, (size_t)len, scratch, (size_t)len + 2, on_line, &st);
+    PyMem_Free(scratch);
+    if (st.failed) {
+        Py_DECREF(st.out);
+        return NULL;
+    }
+    return st.out;
+}
+
+PyMethodDef pd_config_methods[] = {
+    {"parse_config_h", (PyCFunction)(void (*)(void))parse_config_h_py, METH_VARARGS | METH_KEYWORDS,
+     "parse_config_h(text, always_str=None) -> dict\n\nThe #define and #undef lines of a "
+     "pyconfig.h, as sysconfig.parse_config_h() reads them: NAME -> int or str, 0 for #undef; "
+     "names in always_str stay strings.  Parsed in C by python-debug's own parser."},
+    {NULL, NULL, 0, NULL},
+};
