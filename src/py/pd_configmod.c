@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "pd_configmod.h"
+#include "../core/pd_elf.h"
 #include "../core/pd_pyconfig.h"
 
 typedef struct {
@@ -80,7 +81,48 @@ static PyObject *parse_config_h_py(PyObject *self, PyObject *args, PyObject *kw)
     return st.out;
 }
 
+typedef struct {
+    PyObject *undefined, *defined;
+    int failed;
+} elf_state;
+
+static void on_symbol(void *arg, const char *name, int defined)
+{
+    elf_state *st = arg;
+    if (st->failed)
+        return;
+    PyObject *s = PyUnicode_DecodeUTF8(name, (Py_ssize_t)strlen(name), "surrogateescape");
+    if (s == NULL || PyList_Append(defined ? st->defined : st->undefined, s) < 0)
+        st->failed = 1;
+    Py_XDECREF(s);
+}
+
+static PyObject *elf_symbols_py(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    PyObject *bytes;
+    if (!PyUnicode_FSConverter(arg, &bytes))
+        return NULL;
+    elf_state st = {PyList_New(0), PyList_New(0), 0};
+    char err[256];
+    int rc = -1;
+    if (st.undefined && st.defined)  /* the visits build lists: GIL held */
+        rc = pd_elf_dynsyms(PyBytes_AS_STRING(bytes), on_symbol, &st, err, sizeof err);
+    PyObject *out = NULL;
+    if (rc < 0 && !st.failed && st.undefined && st.defined)
+        PyErr_Format(PyExc_ValueError, "%s: %s", PyBytes_AS_STRING(bytes), err);
+    else if (rc == 0 && !st.failed)
+        out = PyTuple_Pack(2, st.undefined, st.defined);
+    Py_DECREF(bytes);
+    Py_XDECREF(st.undefined);
+    Py_XDECREF(st.defined);
+    return out;
+}
+
 PyMethodDef pd_config_methods[] = {
+    {"elf_symbols", elf_symbols_py, METH_O,
+     "elf_symbols(path) -> (undefined, defined)\n\nThe global and weak dynamic symbols of an "
+     "ELF64 object, read by python-debug's own reader: those it needs, those it offers."},
     {"parse_config_h", (PyCFunction)(void (*)(void))parse_config_h_py, METH_VARARGS | METH_KEYWORDS,
      "parse_config_h(text, always_str=None) -> dict\n\nThe #define and #undef lines of a "
      "pyconfig.h, as sysconfig.parse_config_h() reads them: NAME -> int or str, 0 for #undef; "

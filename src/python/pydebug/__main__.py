@@ -1,5 +1,6 @@
 """python-debug -m pydebug leaks -- SCRIPT [ARGS] | -m MODULE [ARGS]
 python-debug -m pydebug config [--python PATH] [--json]
+python-debug -m pydebug abi [--python PATH] [--json] FILE_OR_DIR...
 
 leaks: run a whole program and check its growth between the two points it marks
 with pydebug.leaks_begin() and pydebug.leaks_end(): the references, blocks
@@ -8,7 +9,9 @@ classified sample and their allocation sites.  Exit status: the program's
 own if it is not 0, else 1 when it leaked, 0 when it did not.
 
 config: the interpreter's build configuration and which debug-build
-facilities it has natively or through python-debug (see config.py)."""
+facilities it has natively or through python-debug (see config.py).
+abi: which ABI extension modules were built for and whether they load
+into the interpreter (see abi.py)."""
 import argparse
 import os
 import runpy
@@ -27,7 +30,14 @@ def main(argv):
     cf = sub.add_parser("config", help="the interpreter's build configuration")
     cf.add_argument("--python", metavar="PATH", help="another interpreter (through python-debug)")
     cf.add_argument("--json", action="store_true", help="print JSON")
+    ab = sub.add_parser("abi", help="which ABI extension modules need; will they load")
+    ab.add_argument("--python", metavar="PATH", help="the interpreter to load them into")
+    ab.add_argument("--json", action="store_true", help="print JSON")
+    ab.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
     args = ap.parse_args(argv)
+    if args.command == "abi":
+        from . import abi
+        return abi.main(args)
     if args.command == "config":
         from . import config
         return config.main(args)
