@@ -12,6 +12,7 @@
 #include "../../src/core/pd_core.h"
 #include "../../src/core/pd_counts.h"
 #include "../../src/core/pd_heap.h"
+#include "../../src/core/pd_elf.h"
 #include "../../src/core/pd_pyconfig.h"
 #include "../../src/core/pd_tsc.h"
 
@@ -383,6 +384,47 @@ static void test_pyconfig(void)
     CHECK(strcmp(ch_seen, "AB=s:123;") == 0);  /* no room: a string */
 }
 
+/* The ELF reader: this very program needs malloc; any truncation of it, or
+ * a flipped byte in its headers, is an error or a shorter list, never a
+ * read outside the image (ASan watches). */
+static int elf_malloc_needed, elf_count;
+
+static void elf_visit(void *arg, const char *name, int defined)
+{
+    (void)arg;
+    elf_count++;
+    if (!defined && strcmp(name, "malloc") == 0)
+        elf_malloc_needed = 1;
+}
+
+static void test_elf(void)
+{
+    char err[128];
+    CHECK(pd_elf_dynsyms("/proc/self/exe", elf_visit, NULL, err, sizeof err) == 0);
+    CHECK(elf_malloc_needed);
+    CHECK(pd_elf_dynsyms("/nonexistent", elf_visit, NULL, err, sizeof err) == -1);
+    FILE *f = fopen("/proc/self/exe", "rb");
+    static unsigned char img[1 << 24];
+    size_t n = f ? fread(img, 1, sizeof img, f) : 0;
+    if (f)
+        fclose(f);
+    CHECK(n > 64 && n < sizeof img);
+    for (size_t cut = 0; cut < n; cut += 997) {
+        unsigned char *copy = malloc(cut ? cut : 1);
+        memcpy(copy, img, cut);
+        pd_elf_dynsyms_mem(copy, cut, elf_visit, NULL, err, sizeof err);
+        free(copy);
+    }
+    for (size_t i = 0; i < 64; i++) {
+        unsigned char *copy = malloc(n);
+        memcpy(copy, img, n);
+        copy[40 + i] ^= 0xff;  /* section header offset, sizes, counts */
+        pd_elf_dynsyms_mem(copy, n, elf_visit, NULL, err, sizeof err);
+        free(copy);
+    }
+    CHECK(pd_elf_dynsyms_mem((const unsigned char *)"abc", 3, elf_visit, NULL, err, sizeof err) == -1);
+}
+
 int main(void)
 {
     report_fd = mkstemp(report_path);
@@ -404,6 +446,7 @@ int main(void)
     test_object_events();
     test_tsc();
     test_pyconfig();
+    test_elf();
     pd_stats st;
     pd_get_stats(&st);
     CHECK(st.errors == 11);
