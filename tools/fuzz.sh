@@ -26,4 +26,4 @@ for h in "$HOME"/.pyenv/versions/*/include/python3*/pyconfig.h /usr/include/pyth
 done
 "$cc" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
     tests/fuzz/fuzz_pyconfig.c src/core/pd_pyconfig.c -o "$out/fuzz_pyconfig"
-"$out/fuzz_pyconfig" -max_total_time="$secs" -print_final_stats=1 "$out/corpus"
+"$out/fuzz_pyconfig" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="$out/" "$out/corpus"
