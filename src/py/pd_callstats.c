@@ -30,8 +30,8 @@
 #include "pd_tracers.h"
 
 static uint64_t counts[PD_PCALL_N];
-static PyCodeObject *kw_code;   /* KW_NAMES seen in this code at this offset */
-static int kw_offset = -1;
+static _Thread_local PyCodeObject *kw_code;  /* KW_NAMES seen in this code at this offset */
+static _Thread_local int kw_offset = -1;
 
 void pd_callstats_get(uint64_t out[PD_PCALL_N]) { memcpy(out, counts, sizeof counts); }
 
