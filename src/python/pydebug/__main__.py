@@ -1,6 +1,7 @@
 """python-debug -m pydebug leaks -- SCRIPT [ARGS] | -m MODULE [ARGS]
 python-debug -m pydebug config [--python PATH] [--json]
 python-debug -m pydebug abi [--python PATH] [--json] FILE_OR_DIR...
+python-debug -m pydebug verify [--python PATH] [--json]
 
 leaks: run a whole program and check its growth between the two points it marks
 with pydebug.leaks_begin() and pydebug.leaks_end(): the references, blocks
@@ -11,7 +12,8 @@ own if it is not 0, else 1 when it leaked, 0 when it did not.
 config: the interpreter's build configuration and which debug-build
 facilities it has natively or through python-debug (see config.py).
 abi: which ABI extension modules were built for and whether they load
-into the interpreter (see abi.py)."""
+into the interpreter (see abi.py).
+verify: the seed's test plan against an interpreter (see verify.py)."""
 import argparse
 import os
 import runpy
@@ -34,7 +36,13 @@ def main(argv):
     ab.add_argument("--python", metavar="PATH", help="the interpreter to load them into")
     ab.add_argument("--json", action="store_true", help="print JSON")
     ab.add_argument("paths", nargs="+", metavar="FILE_OR_DIR")
+    vf = sub.add_parser("verify", help="the seed's test plan: each facility, native and ours")
+    vf.add_argument("--python", metavar="PATH", help="the interpreter to verify")
+    vf.add_argument("--json", action="store_true", help="print JSON")
     args = ap.parse_args(argv)
+    if args.command == "verify":
+        from . import verify
+        return verify.main(args)
     if args.command == "abi":
         from . import abi
         return abi.main(args)
