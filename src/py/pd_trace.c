@@ -389,9 +389,10 @@ static void flag_running_frames(void)
 static int backend_update(unsigned before)
 {
     if (active && !before) {
-        set_all_threads(on_trace);
+        /* threading first: importing it must not be traced. */
         if (threading_settrace(1) < 0)
             return -1;
+        set_all_threads(on_trace);
     } else if (!active && before) {
         set_all_threads(NULL);
         if (threading_settrace(0) < 0)

@@ -152,7 +152,8 @@ def overrun(plan, has):
             "PyMem_Free = ctypes.pythonapi.PyMem_Free\nPyMem_Free.argtypes = [ctypes.c_void_p]\n"
             "p = PyMem_Malloc(24)\nctypes.memset(p + 24, 0x41, 1)\nPyMem_Free(p)\n")
     rc, out, err = plan.native(code, env={"PYTHONMALLOC": "debug"})
-    n = _ok(rc != 0 and "bad trailing pad byte" in err, "PYTHONMALLOC=debug: " + _last(err)[:60])
+    n = _ok(rc != 0 and "bad trailing pad byte" in err, "PYTHONMALLOC=debug: bad trailing pad byte"
+            if "bad trailing pad byte" in err else _last(err)[:60])
     rc, out, err = plan.ours(code)
     plan.add("PYMALLOC_DEBUG buffer overrun", n,
              _ok(rc != 0 and "buffer overrun" in err, "report and abort" if rc else "no report"))
