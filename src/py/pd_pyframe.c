@@ -12,6 +12,7 @@
 #include <Python.h>
 #include "internal/pycore_frame.h"
 #include "internal/pycore_pystate.h"
+#include "pd_iframe.h"
 
 #include <dlfcn.h>
 #include <stdio.h>
@@ -51,16 +52,6 @@ static _PyInterpreterFrame *top_frame(PyThreadState *ts)
 #endif
 }
 
-static PyCodeObject *frame_code(_PyInterpreterFrame *f)
-{
-#if PY_VERSION_HEX >= 0x030D0000
-    PyObject *ex = f->f_executable;
-    return (ex && PyCode_Check(ex)) ? (PyCodeObject *)ex : NULL;
-#else
-    return f->f_code;
-#endif
-}
-
 /* A frame worth showing: a real Python frame that has started running. */
 static int frame_visible(_PyInterpreterFrame *f)
 {
@@ -68,7 +59,7 @@ static int frame_visible(_PyInterpreterFrame *f)
     if (f->owner == FRAME_OWNED_BY_CSTACK)
         return 0;
 #endif
-    return frame_code(f) != NULL && !_PyFrame_IsIncomplete(f);
+    return pd_iframe_code(f) != NULL && !_PyFrame_IsIncomplete(f);
 }
 
 static int frame_offset(_PyInterpreterFrame *f)
@@ -95,7 +86,7 @@ void pd_py_capture(pd_site *s)
     for (_PyInterpreterFrame *f = top_frame(ts); f != NULL; f = f->previous) {
         if (!frame_visible(f))
             continue;
-        PyCodeObject *co = frame_code(f);
+        PyCodeObject *co = pd_iframe_code(f);
         if (co != cached_code) {
             cached_code = co;
             cached_serial = pd_serial_of(co);
@@ -116,7 +107,7 @@ int pd_py_capture_stack(uintptr_t *words, int max_frames)
     for (_PyInterpreterFrame *f = top_frame(ts); f != NULL && n < max_frames; f = f->previous) {
         if (!frame_visible(f))
             continue;
-        PyCodeObject *co = frame_code(f);
+        PyCodeObject *co = pd_iframe_code(f);
         words[3 * n] = (uintptr_t)co;
         words[3 * n + 1] = (uintptr_t)pd_serial_of(co);
         words[3 * n + 2] = (uintptr_t)frame_offset(f);
@@ -210,7 +201,7 @@ static size_t frames_of(PyThreadState *ts, char *buf, size_t len, size_t pos)
             stack[n++] = f;
     for (int i = n - 1; i >= 0 && pos + 1 < len; i--) {
         char line[700];
-        describe_code(frame_code(stack[i]), frame_offset(stack[i]), line, sizeof line);
+        describe_code(pd_iframe_code(stack[i]), frame_offset(stack[i]), line, sizeof line);
         int k = snprintf(buf + pos, len - pos, "%s\n", line);
         if (k > 0)
             pos += (size_t)k < len - pos ? (size_t)k : len - pos - 1;
@@ -293,7 +284,7 @@ void pd_py_visit_frames(visitproc visit, void *arg)
         for (_PyInterpreterFrame *f = top_frame(ts); f != NULL; f = f->previous) {
             if (f->owner != FRAME_OWNED_BY_THREAD)
                 continue;
-            PyCodeObject *co = frame_code(f);
+            PyCodeObject *co = pd_iframe_code(f);
             if (co == NULL)
                 continue;
 #if PY_VERSION_HEX >= 0x030C0000

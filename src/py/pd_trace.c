@@ -9,6 +9,7 @@
 #include <Python.h>
 #include "internal/pycore_frame.h"
 #include "internal/pycore_pystate.h"
+#include "pd_iframe.h"
 #if PY_VERSION_HEX < 0x030C0000
 #include <frameobject.h>
 #endif
@@ -95,16 +96,6 @@ out:
 }
 
 /* Decoding -------------------------------------------------------------------- */
-
-static PyCodeObject *iframe_code(_PyInterpreterFrame *f)
-{
-#if PY_VERSION_HEX >= 0x030D0000
-    PyObject *ex = f->f_executable;
-    return (ex && PyCode_Check(ex)) ? (PyCodeObject *)ex : NULL;
-#else
-    return f->f_code;
-#endif
-}
 
 /* What decoding needs of a code object, kept per code object by identity
  * (a code object's hash is computed from its contents: too slow to ask on
@@ -217,7 +208,7 @@ static void decode(pd_insn *ev, PyCodeObject *co, int offset, _PyInterpreterFram
             arg |= b[o + 1] << shift;
         ev->oparg = arg;
     }
-    if (f != NULL && iframe_code(f) == co) {
+    if (f != NULL && pd_iframe_code(f) == co) {
         int depth = f->stacktop >= 0 ? f->stacktop - co->co_nlocalsplus : static_depth(e, offset);
         if (depth >= 0 && depth <= co->co_stacksize) {
             ev->depth = depth;
