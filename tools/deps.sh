@@ -38,7 +38,7 @@ fi
 if [ -r /etc/debian_version ]; then
     if [ "$(id -u)" = 0 ]; then
         sh tools/build-cpython.sh 3.13 >/dev/null
-    elif [ ! -f "${PYDEBUG_CACHE:-$HOME/.cache/python-debug}/cpython-3.13.5/.complete" ]; then
+    elif [ ! -x "${PYDEBUG_CACHE:-$HOME/.cache/python-debug}/cpython-3.13.5/bin/python3.13" ]; then
         echo "deps: no CPython 3.13.5 built; as root run: sh tools/build-cpython.sh 3.13" >&2
     fi
 fi

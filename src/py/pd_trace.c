@@ -27,7 +27,11 @@ static int opcodes_known;
 static int EXTENDED_ARG_OP = -1;
 
 static unsigned active;     /* consumers running */
-static PyObject *marked;    /* set of code objects of __lltrace__ modules */
+#if PY_VERSION_HEX < 0x030C0000 || !defined(Py_DEBUG)
+/* The code objects of __lltrace__ modules (unused where a debug build
+ * traces them itself and sys.monitoring marks them). */
+static PyObject *marked;
+#endif
 
 unsigned pd_trace_active(void) { return active; }
 

@@ -2,6 +2,8 @@
 python-debug -m pydebug config [--python PATH] [--json]
 python-debug -m pydebug abi [--python PATH] [--json] FILE_OR_DIR...
 python-debug -m pydebug verify [--python PATH] [--json]
+python-debug -m pydebug build VERSION [--source DIR] [--with-pydebug] [--with-trace-refs]
+    [--without-pymalloc] [--with-address-sanitizer] [--prefix DIR] [--jobs N]
 
 leaks: run a whole program and check its growth between the two points it marks
 with pydebug.leaks_begin() and pydebug.leaks_end(): the references, blocks
@@ -13,7 +15,9 @@ config: the interpreter's build configuration and which debug-build
 facilities it has natively or through python-debug (see config.py).
 abi: which ABI extension modules were built for and whether they load
 into the interpreter (see abi.py).
-verify: the seed's test plan against an interpreter (see verify.py)."""
+verify: the seed's test plan against an interpreter (see verify.py).
+build: build a debug interpreter from source and install it beside the
+others as python3.X-debug (see build.py)."""
 import argparse
 import os
 import runpy
@@ -39,7 +43,12 @@ def main(argv):
     vf = sub.add_parser("verify", help="the seed's test plan: each facility, native and ours")
     vf.add_argument("--python", metavar="PATH", help="the interpreter to verify")
     vf.add_argument("--json", action="store_true", help="print JSON")
+    from . import build
+    build.parser(sub.add_parser("build", help="build a debug interpreter and install it "
+                                "as python3.X-debug"))
     args = ap.parse_args(argv)
+    if args.command == "build":
+        return build.main(args)
     if args.command == "verify":
         from . import verify
         return verify.main(args)

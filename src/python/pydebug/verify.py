@@ -47,6 +47,9 @@ class Plan:
         self.py = py
         self.pd = [FRONT, "--python", py]
         self.rows = []
+        # Build python-debug's host for py now, so its message does not
+        # stand in for the smoke test's output.
+        _run(self.pd + ["-c", "pass"])
 
     def native(self, code, env=None, args=("-c",)):
         return _run([self.py, *args, code], env)
