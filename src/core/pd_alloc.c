@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pd_guard.h"
 #include "pd_heap.h"
 #include "pd_report.h"
 #include "pd_stack.h"
@@ -59,6 +60,16 @@ void pd_core_init(const pd_options *o)
         pd_sys_write(2, msg, sizeof msg - 1);
         abort();
     }
+    pd_guard_options g = {opts.guard_rate, opts.guard_all, opts.guard_left,
+                          opts.guard_pool_bytes, opts.on_error == PD_ON_ERROR_CONTINUE};
+    pd_guard_init(&g);
+}
+
+/* Guarded blocks live in their own pool: every lookup asks it first. */
+static pd_where lookup_any(uintptr_t p, pd_entry **e)
+{
+    pd_where w = pd_guard_lookup(p, e);
+    return w == PD_NOT_OURS ? pd_heap_lookup(p, e) : w;
 }
 
 void pd_core_set_underlying(pd_domain d, const pd_underlying *u) { under[d] = *u; }
@@ -89,6 +100,11 @@ int pd_core_stack_get(uint32_t id, uintptr_t *out, int max)
 /* Reporting policy ------------------------------------------------------ */
 
 static void raise_bug(pd_bug *bug)
+{
+    pd_core_raise(bug);
+}
+
+void pd_core_raise(pd_bug *bug)
 {
     atomic_fetch_add(&errors, 1);
     pd_report_emit(bug);
@@ -183,8 +199,34 @@ static void vg_close(uintptr_t addr, size_t size, size_t rear, int state)
 }
 
 /* Check both guards of a block; report damage.  Returns 1 if damaged. */
+static int check_guarded(const pd_block_info *b, const char *api, const pd_site *now)
+{
+    pd_bug bug;
+    ptrdiff_t off;
+    size_t len, nfound;
+    unsigned char found[16];
+    if (!pd_guard_damage(b, &off, &len, found, &nfound))
+        return 0;
+    bug_init(&bug, off < 0 ? PD_BUG_UNDERRUN : PD_BUG_OVERRUN, api, (void *)b->addr, now);
+    bug.have_block = 1;
+    bug.block = *b;
+    bug.have_damage = 1;
+    bug.dmg_offset = off;
+    bug.dmg_len = len;
+    bug.nfound = nfound;
+    memcpy(bug.found, found, nfound);
+    bug.expected = PD_FILL_GUARD;
+    snprintf(bug.detail, sizeof bug.detail, "in the guard bytes %s the block in its guarded page",
+             off < 0 ? "before" : "after");
+    raise_bug(&bug);
+    pd_guard_rearm(b); /* report once */
+    return 1;
+}
+
 static int check_guards(const pd_block_info *b, const char *api, const pd_site *now)
 {
+    if (pd_guard_owns(b->addr))
+        return check_guarded(b, api, now);
     unsigned char *user = (unsigned char *)b->addr;
     size_t off, len;
     if (opts.valgrind) {
@@ -377,6 +419,58 @@ static void settle_pending(void)
 static void (*arena_hook)(void);
 void pd_core_set_arena_hook(void (*hook)(void)) { arena_hook = hook; }
 
+/* A new block's facts in its entry (lock held; addr and rear are set):
+ * serial, domain, site, the object-event bookkeeping and the counts. */
+static void stamp_live(pd_entry *e, pd_domain d, size_t n, pd_site *s, const uintptr_t *pcs,
+                       int npcs)
+{
+    if (npcs)
+        s->stack = pd_depot_put(pcs, npcs);
+    e->b.size = n;
+    e->b.serial = next_serial++;
+    e->b.domain = (uint8_t)d;
+    e->b.state = PD_LIVE;
+    e->b.alloc = *s;
+    e->b.otype = 0;
+    if (d == PD_OBJ && ohooks.born) {
+        pending = e;
+        pending_serial = e->b.serial;
+    }
+    pd_domain_stats *ds = &stats.dom[d];
+    ds->allocs++;
+    ds->blocks++;
+    ds->bytes += n;
+    if (ds->bytes > ds->peak_bytes)
+        ds->peak_bytes = ds->bytes;
+}
+
+/* Guarded blocks' sites always get a C backtrace: 32 frames when they are
+ * sampled (few), 12 under -X guard=all, where unwinding is most of the
+ * cost of every allocation (-X stacks=N asks for more). */
+static int guard_stack(uintptr_t *pcs)
+{
+    int depth = opts.guard_all ? 8 : 32;
+    if (opts.stacks > depth)
+        depth = opts.stacks;
+    return pd_stack_capture((void **)pcs, depth, 2);
+}
+
+void *pd_guarded_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
+{
+    pd_site s = *site;
+    uintptr_t pcs[PD_STACK_MAX];
+    int npcs = guard_stack(pcs);
+    pthread_mutex_lock(&lock);
+    if (pending && d != PD_RAW)
+        settle_pending();
+    pd_entry *e;
+    void *user = pd_guard_alloc(n, zero, &e);
+    if (user)
+        stamp_live(e, d, n, &s, pcs, npcs);
+    pthread_mutex_unlock(&lock);
+    return user;
+}
+
 void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
 {
     if (n > SIZE_MAX / 2)
@@ -399,29 +493,12 @@ void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
     evicted_bad stale;
     int stale_bad = e->b.state == PD_QUARANTINED && freed_damage(&e->b, &stale);
     e->b.addr = (uintptr_t)user;
-    e->b.size = n;
-    if (npcs)
-        s.stack = pd_depot_put(pcs, npcs);
     e->b.rear = (uint32_t)(slack < PD_REAR_MAX ? slack : PD_REAR_MAX);
-    e->b.serial = next_serial++;
-    e->b.domain = (uint8_t)d;
-    e->b.state = PD_LIVE;
-    e->b.alloc = s;
-    e->b.otype = 0;
-    if (d == PD_OBJ && ohooks.born) {
-        pending = e;
-        pending_serial = e->b.serial;
-    }
+    stamp_live(e, d, n, &s, pcs, npcs);
     vg_open((uintptr_t)user, n, e->b.rear);
     memset(user - PD_GUARD, PD_FILL_GUARD, PD_GUARD);
     memset(user, zero ? 0 : PD_FILL_FRESH, n);
     memset(user + n, PD_FILL_GUARD, e->b.rear);
-    pd_domain_stats *ds = &stats.dom[d];
-    ds->allocs++;
-    ds->blocks++;
-    ds->bytes += n;
-    if (ds->bytes > ds->peak_bytes)
-        ds->peak_bytes = ds->bytes;
     vg_close((uintptr_t)user, n, e->b.rear, PD_LIVE);
     if (opts.valgrind && !zero)
         VALGRIND_MAKE_MEM_UNDEFINED(user, n);
@@ -554,28 +631,36 @@ static int evict_one(pd_domain d, evicted_bad *damaged)
 /* Fill, stamp and quarantine a live block (lock held); evict what no
  * longer fits.  Returns how many evicted blocks were damaged (copied to
  * `damaged` for reporting). */
-static int retire_locked(pd_entry *e, pd_domain caller, const pd_site *s,
-                         evicted_bad *damaged, int max)
+/* What every free does to a live block's entry (lock held, its bytes still
+ * readable): counts, object events, the type words, state and site. */
+static void retire_common(pd_entry *e, pd_domain caller, const pd_site *s)
 {
     pd_domain d = (pd_domain)e->b.domain;
     pd_domain_stats *ds = &stats.dom[d];
-    unsigned char *user = (unsigned char *)e->b.addr;
     ds->frees++;
     ds->blocks--;
     ds->bytes -= e->b.size;
-    vg_open(e->b.addr, e->b.size, e->b.rear);
     if (pending && caller != PD_RAW)
         settle_pending();
     if (d == PD_OBJ && caller != PD_RAW && ohooks.retire)
         ohooks.retire(&e->b);
     save_type_words(&e->b);
+    e->b.state = PD_QUARANTINED;
+    e->b.free = *s;
+}
+
+static int retire_locked(pd_entry *e, pd_domain caller, const pd_site *s,
+                         evicted_bad *damaged, int max)
+{
+    pd_domain d = (pd_domain)e->b.domain;
+    unsigned char *user = (unsigned char *)e->b.addr;
+    vg_open(e->b.addr, e->b.size, e->b.rear);
+    retire_common(e, caller, s);
     memset(user, PD_FILL_FREED, e->b.size);
     /* Guard damage, if any, was reported already: re-arm the guards so the
      * quarantine check reports only what happens from now on. */
     memset(user - PD_GUARD, PD_FILL_GUARD, PD_GUARD);
     memset(user + e->b.size, PD_FILL_GUARD, e->b.rear);
-    e->b.state = PD_QUARANTINED;
-    e->b.free = *s;
     /* Since 3.12 a subinterpreter may have its own obmalloc state; we no
      * longer free into it, but keep its blocks out of the main FIFOs so
      * eviction order stays per interpreter. */
@@ -628,10 +713,46 @@ static int check_known(pd_domain d, const pd_block_info *b, const void *p, const
     return 1;
 }
 
+/* Free a guarded block (p is in the pool): the same checks as any block,
+ * then its slot is made inaccessible. */
+static void guarded_free(pd_domain d, void *p, const pd_site *site)
+{
+    const char *api = free_apis[d];
+    pd_site s = *site;
+    uintptr_t pcs[PD_STACK_MAX];
+    int npcs = guard_stack(pcs);
+    pd_block_info b;
+    pthread_mutex_lock(&lock);
+    pd_entry *e = NULL;
+    pd_where w = pd_guard_lookup((uintptr_t)p, &e);
+    if (e)
+        b = e->b;
+    pthread_mutex_unlock(&lock);
+    if (w != PD_EXACT) {
+        unknown_pointer(w, &b, p, api, site);
+        return;
+    }
+    if (!check_known(d, &b, p, api, "freed", PD_BUG_DOUBLE_FREE, site))
+        return;
+    pthread_mutex_lock(&lock);
+    if (pd_guard_lookup((uintptr_t)p, &e) == PD_EXACT && e->b.state == PD_LIVE &&
+        e->b.serial == b.serial) {
+        if (npcs)
+            s.stack = pd_depot_put(pcs, npcs);
+        retire_common(e, d, &s);
+        pd_guard_release(e);
+    }
+    pthread_mutex_unlock(&lock);
+}
+
 void pd_free(pd_domain d, void *p, const pd_site *site)
 {
     if (p == NULL)
         return;
+    if (pd_guard_owns((uintptr_t)p)) {
+        guarded_free(d, p, site);
+        return;
+    }
     const char *api = free_apis[d];
     pd_site s = *site;
     uintptr_t pcs[PD_STACK_MAX];
@@ -689,7 +810,7 @@ void *pd_realloc(pd_domain d, void *p, size_t n, const pd_site *site)
     pd_block_info b;
     pthread_mutex_lock(&lock);
     pd_entry *e = NULL;
-    pd_where w = pd_heap_lookup((uintptr_t)p, &e);
+    pd_where w = lookup_any((uintptr_t)p, &e);
     if (e)
         b = e->b;
     pthread_mutex_unlock(&lock);
@@ -702,17 +823,33 @@ void *pd_realloc(pd_domain d, void *p, size_t n, const pd_site *site)
         return NULL;
     /* Always move: a stale pointer to the old block then hits a
      * quarantined, pattern-filled block instead of live data. */
-    unsigned char *q = pd_malloc((pd_domain)b.domain, n, 0, site);
+    unsigned char *q = NULL;
+    if (pd_guard_sample(n))
+        q = pd_guarded_malloc((pd_domain)b.domain, n, 0, site);
+    if (q == NULL)
+        q = pd_malloc((pd_domain)b.domain, n, 0, site);
     if (q == NULL)
         return NULL;
     memcpy(q, p, n < b.size ? n : b.size);
     evicted_bad damaged[EVICT_MAX];
     int nd = 0;
+    /* A guarded block's free site gets its C backtrace, as in pd_free. */
+    pd_site fs = *site;
+    uintptr_t pcs[PD_STACK_MAX];
+    int npcs = pd_guard_owns((uintptr_t)p) ? guard_stack(pcs) : 0;
     pthread_mutex_lock(&lock);
     stats.dom[b.domain].reallocs++;
-    if (pd_heap_lookup((uintptr_t)p, &e) == PD_EXACT && e->b.state == PD_LIVE &&
-        e->b.serial == b.serial)
-        nd = retire_locked(e, d, site, damaged, EVICT_MAX);
+    if (lookup_any((uintptr_t)p, &e) == PD_EXACT && e->b.state == PD_LIVE &&
+        e->b.serial == b.serial) {
+        if (pd_guard_owns((uintptr_t)p)) {
+            if (npcs)
+                fs.stack = pd_depot_put(pcs, npcs);
+            retire_common(e, d, &fs);
+            pd_guard_release(e);
+        } else {
+            nd = retire_locked(e, d, site, damaged, EVICT_MAX);
+        }
+    }
     pthread_mutex_unlock(&lock);
     report_evicted(damaged, nd, api);
     return q;
@@ -724,7 +861,7 @@ int pd_find_block(uintptr_t addr, int interior, pd_block_info *out)
 {
     pthread_mutex_lock(&lock);
     pd_entry *e;
-    pd_where w = pd_heap_lookup(addr, &e);
+    pd_where w = lookup_any(addr, &e);
     int found = w == PD_EXACT || (interior && w == PD_INTERIOR);
     if (found)
         *out = e->b;
@@ -737,7 +874,7 @@ int pd_find_block_try(uintptr_t addr, pd_block_info *out)
     if (pthread_mutex_trylock(&lock) != 0)
         return 0;
     pd_entry *e;
-    pd_where w = pd_heap_lookup(addr, &e);
+    pd_where w = lookup_any(addr, &e);
     int found = w == PD_EXACT || w == PD_INTERIOR;
     if (found)
         *out = e->b;
@@ -752,7 +889,7 @@ uint64_t pd_serial_of(const void *p)
     uint64_t s = 0;
     pthread_mutex_lock(&lock);
     pd_entry *e;
-    pd_where w = pd_heap_lookup((uintptr_t)p, &e);
+    pd_where w = lookup_any((uintptr_t)p, &e);
     if ((w == PD_EXACT || w == PD_INTERIOR) && e->b.state == PD_LIVE) {
         uintptr_t back = (uintptr_t)p - e->b.addr;
         if (back == 0 || back == 16 || back == 32)
@@ -762,6 +899,17 @@ uint64_t pd_serial_of(const void *p)
     return s;
 }
 
+int pd_live_size(const void *p, size_t *size)
+{
+    pthread_mutex_lock(&lock);
+    pd_entry *e;
+    int live = lookup_any((uintptr_t)p, &e) == PD_EXACT && e->b.state == PD_LIVE;
+    if (live)
+        *size = e->b.size;
+    pthread_mutex_unlock(&lock);
+    return live;
+}
+
 /* Re-check one block under the lock (it may have changed since it was
  * copied) and report it if it is still damaged. */
 static size_t recheck(const pd_block_info *seen)
@@ -769,7 +917,7 @@ static size_t recheck(const pd_block_info *seen)
     pd_block_info b;
     pthread_mutex_lock(&lock);
     pd_entry *e;
-    int same = pd_heap_lookup(seen->addr, &e) == PD_EXACT && e->b.serial == seen->serial &&
+    int same = lookup_any(seen->addr, &e) == PD_EXACT && e->b.serial == seen->serial &&
                e->b.state == seen->state;
     if (same)
         b = e->b;
@@ -778,6 +926,21 @@ static size_t recheck(const pd_block_info *seen)
         return 0;
     return (size_t)(b.state == PD_LIVE ? check_guards(&b, "pydebug.check_heap", NULL)
                                        : check_freed(&b, "pydebug.check_heap"));
+}
+
+typedef struct {
+    pd_block_info bad[64];
+    int n;
+} guard_check;
+
+static void guard_check_one(pd_entry *e, void *arg)
+{
+    guard_check *gc = arg;
+    ptrdiff_t off;
+    size_t len, nfound;
+    unsigned char found[16];
+    if (e->b.state == PD_LIVE && gc->n < 64 && pd_guard_damage(&e->b, &off, &len, found, &nfound))
+        gc->bad[gc->n++] = e->b;
 }
 
 size_t pd_check_heap(void)
@@ -807,6 +970,14 @@ size_t pd_check_heap(void)
         for (int k = 0; k < nbad; k++)
             damaged += recheck(&bad[k]);
     } while (cursor != 0);
+    /* Guarded blocks: the guard bytes around the live ones (a freed one's
+     * slot cannot be touched without a fault). */
+    guard_check gc = {.n = 0};
+    pthread_mutex_lock(&lock);
+    pd_guard_visit(guard_check_one, &gc);
+    pthread_mutex_unlock(&lock);
+    for (int k = 0; k < gc.n; k++)
+        damaged += recheck(&gc.bad[k]);
     return damaged;
 }
 
@@ -829,6 +1000,7 @@ void pd_visit_live(pd_domain d, pd_visit_fn fn, void *arg)
     pthread_mutex_lock(&lock);
     if (pending)
         settle_pending();
+    pd_guard_visit(visit_one, &c);
     pd_heap_visit(visit_one, &c);
     pthread_mutex_unlock(&lock);
 }
@@ -844,7 +1016,7 @@ uint64_t pd_next_serial(void)
 const pd_block_info *pd_locked_find(uintptr_t addr)
 {
     pd_entry *e;
-    pd_where w = pd_heap_lookup(addr, &e);
+    pd_where w = lookup_any(addr, &e);
     if ((w == PD_EXACT || w == PD_INTERIOR) && e->b.state == PD_LIVE)
         return &e->b;
     return NULL;
@@ -865,6 +1037,14 @@ void pd_get_stats(pd_stats *out)
     pd_heap_totals(&out->arenas, &out->heap_bytes, &lb, &lbytes, &out->registry_bytes);
     pthread_mutex_unlock(&lock);
     out->errors = atomic_load(&errors);
+    pd_guard_stats g;
+    pd_guard_get_stats(&g);
+    out->guard_slots = g.slots;
+    out->guard_live = g.live;
+    out->guard_freed = g.freed;
+    out->guard_guarded = g.guarded;
+    out->guard_fallbacks = g.fallbacks;
+    out->guard_retired = g.retired;
 }
 
 int pd_core_classes(pd_class_stats *out, int max)

@@ -98,6 +98,13 @@ typedef struct {
     int report_fd;           /* JSON lines, -1 = none */
     int valgrind;            /* mark guards with client requests */
     size_t heap_bytes;       /* address space reserved for the heap */
+    /* Guarded slots (pd_guard.h): one allocation in guard_rate (0 = none),
+     * or all of them; blocks at the page's start instead of its end; the
+     * pool's address space (0 = no pool: not even pydebug.guarded()). */
+    uint32_t guard_rate;
+    int guard_all;
+    int guard_left;
+    size_t guard_pool_bytes;
 } pd_options;
 
 /* Lifecycle ------------------------------------------------------------ */
@@ -109,6 +116,12 @@ const pd_options *pd_core_options(void);
 void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site);
 void *pd_realloc(pd_domain d, void *p, size_t n, const pd_site *site);
 void pd_free(pd_domain d, void *p, const pd_site *site);
+/* A block in a guarded slot (pd_guard.h), or NULL when the pool has no
+ * room: the caller then takes its normal path.  Its sites get a full C
+ * backtrace.  pd_free and pd_realloc take guarded blocks like any other. */
+void *pd_guarded_malloc(pd_domain d, size_t n, int zero, const pd_site *site);
+/* The size of the live block at p (ours or guarded); 0 = not one. */
+int pd_live_size(const void *p, size_t *size);
 
 /* Verify every live and quarantined block; report all damage; return the
  * number of damaged blocks. */
@@ -123,7 +136,8 @@ int pd_find_block_try(uintptr_t addr, pd_block_info *out);
 
 /* Frames of a stack depot id (takes the core lock). */
 /* Visiting blocks ------------------------------------------------------------
- * pd_visit_live calls fn on every live block of domain d, in address order,
+ * pd_visit_live calls fn on every live block of domain d (the guarded ones,
+ * then the heap's in address order),
  * with the core lock held: fn must not allocate through the hooks, and may
  * call into the core only through pd_locked_find. */
 typedef void (*pd_visit_fn)(pd_block_info *b, void *arg);
@@ -169,6 +183,11 @@ typedef struct {
     uint64_t errors;
     uint64_t registry_bytes;  /* our metadata */
     uint64_t arenas, heap_bytes;
+    /* Guarded slots: the pool's size, in use, freed and still
+     * inaccessible, blocks guarded so far, allocations the pool had no room
+     * for, slots opened after a fault. */
+    uint64_t guard_slots, guard_live, guard_freed, guard_guarded, guard_fallbacks,
+        guard_retired;
 } pd_stats;
 
 /* Per size class of the heap (see pd_heap.h), for PYTHONMALLOCSTATS. */
@@ -180,6 +199,10 @@ void pd_core_set_arena_hook(void (*hook)(void));
 
 void pd_get_stats(pd_stats *out);
 uint64_t pd_error_count(void);
+/* Count and emit a report made outside the allocator (a guard page's
+ * fault), then abort or return as -X on_error says. */
+struct pd_bug;
+void pd_core_raise(struct pd_bug *bug);
 /* True once a report decided to abort: the crash reporter stays quiet. */
 int pd_core_is_aborting(void);
 const char *pd_domain_name(pd_domain d);

@@ -25,6 +25,9 @@ static const char *const bug_names[] = {
     [PD_BUG_REALLOC_FREED] = "realloc-of-freed",
     [PD_BUG_WRITE_AFTER_FREE] = "write-after-free",
     [PD_BUG_CRASH] = "crash",
+    [PD_BUG_READ_AFTER_FREE] = "read-after-free",
+    [PD_BUG_OVERREAD] = "overread",
+    [PD_BUG_UNDERREAD] = "underread",
 };
 
 static const char *const bug_titles[] = {
@@ -36,6 +39,9 @@ static const char *const bug_titles[] = {
     [PD_BUG_REALLOC_FREED] = "realloc of a freed block",
     [PD_BUG_WRITE_AFTER_FREE] = "write after free: a freed block was modified",
     [PD_BUG_CRASH] = "fatal signal",
+    [PD_BUG_READ_AFTER_FREE] = "read after free: a freed block was read",
+    [PD_BUG_OVERREAD] = "buffer over-read: bytes read past the end of a block",
+    [PD_BUG_UNDERREAD] = "buffer under-read: bytes read before the start of a block",
 };
 
 const char *pd_bug_name(pd_bug_kind k) { return bug_names[k]; }
@@ -204,7 +210,7 @@ static void json_site(char *buf, size_t len, size_t *pos, const pd_site *s)
 
 static const char *state_name(int st)
 {
-    return st == PD_LIVE ? "live" : st == PD_QUARANTINED ? "freed (in quarantine)" : "?";
+    return st == PD_LIVE ? "live" : st == PD_QUARANTINED ? "freed" : "?";
 }
 
 static void hexbytes(const unsigned char *b, size_t n, char *out, size_t outlen, int spaced)

@@ -22,9 +22,12 @@ typedef enum {
     PD_BUG_REALLOC_FREED,
     PD_BUG_WRITE_AFTER_FREE,
     PD_BUG_CRASH,
+    PD_BUG_READ_AFTER_FREE,
+    PD_BUG_OVERREAD,
+    PD_BUG_UNDERREAD,
 } pd_bug_kind;
 
-typedef struct {
+typedef struct pd_bug {
     pd_bug_kind kind;
     const char *api;          /* API that detected it, e.g. "PyMem_Free" */
     uintptr_t ptr;            /* pointer the API was given */

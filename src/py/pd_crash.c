@@ -13,6 +13,7 @@
 
 #include "pd_crash.h"
 #include "pd_pyframe.h"
+#include "../core/pd_guard.h"
 #include "../core/pd_report.h"
 #include "../core/pd_stack.h"
 #include "../core/pd_sys.h"
@@ -39,6 +40,66 @@ static const struct { const char *name; int reg; } regs[] = {
     {"r13", REG_R13}, {"r14", REG_R14}, {"r15", REG_R15},
 };
 
+/* A fault in the guarded pool: a report on the block, then abort, or
+ * (-X on_error=continue) open the page and let the instruction run again.
+ * Returns 0 when the fault is not the pool's. */
+static int guard_fault(uintptr_t fault, const ucontext_t *uc)
+{
+    pd_guard_fault f;
+    if (!pd_guard_classify(fault, &f) || f.kind == PD_GUARD_WILD)
+        return 0;
+    int write = -1; /* unknown */
+#ifdef REG_ERR
+    write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0; /* x86 page-fault error code */
+#else
+    (void)uc;
+#endif
+    pd_bug bug;
+    memset(&bug, 0, sizeof bug);
+    bug.ptr = fault;
+    bug.have_block = 1;
+    bug.block = f.block;
+    const char *what = write == 1 ? "a write" : write == 0 ? "a read" : "an access";
+    size_t k = (size_t)snprintf(bug.detail, sizeof bug.detail,
+                                "caught by a guard page at the faulting instruction: %s of %p, ",
+                                what, (void *)fault);
+    char *rest = bug.detail + k;
+    size_t room = sizeof bug.detail - k;
+    switch (f.kind) {
+    case PD_GUARD_USE_AFTER_FREE:
+        bug.kind = write == 1 ? PD_BUG_WRITE_AFTER_FREE : PD_BUG_READ_AFTER_FREE;
+        snprintf(rest, room, "%td bytes into the freed block", f.offset);
+        break;
+    case PD_GUARD_OVERFLOW:
+        bug.kind = write == 1 ? PD_BUG_OVERRUN : PD_BUG_OVERREAD;
+        snprintf(rest, room, "%zu byte%s past the end of the block",
+                 (size_t)f.offset - f.block.size + 1, (size_t)f.offset - f.block.size ? "s" : "");
+        break;
+    default:
+        bug.kind = write == 1 ? PD_BUG_UNDERRUN : PD_BUG_UNDERREAD;
+        snprintf(rest, room, "%td byte%s before the start of the block", -f.offset,
+                 f.offset == -1 ? "" : "s");
+        break;
+    }
+    /* The faulting thread's frames from the faulting instruction out: the
+     * handler's own and the signal trampoline's are left off. */
+    void *pcs[PD_STACK_MAX];
+    int n = pd_stack_capture(pcs, 48, 0), from = 0;
+#ifdef REG_RIP
+    uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    for (int i = 0; i < n; i++)
+        if ((uintptr_t)pcs[i] == ip || (uintptr_t)pcs[i] == ip + 1) {
+            from = i;
+            break;
+        }
+#endif
+    bug.crash_pcs = pcs + from;
+    bug.crash_npcs = n - from;
+    pd_core_raise(&bug); /* aborts, unless -X on_error=continue */
+    pd_guard_open_page(f.page);
+    return 1;
+}
+
 static void crash_handler(int sig, siginfo_t *si, void *ucv)
 {
     static atomic_int busy;
@@ -47,6 +108,10 @@ static void crash_handler(int sig, siginfo_t *si, void *ucv)
 
     ucontext_t *uc = ucv;
     uintptr_t fault = (uintptr_t)si->si_addr;
+    if ((sig == SIGSEGV || sig == SIGBUS) && guard_fault(fault, uc)) {
+        atomic_fetch_sub(&busy, 1);
+        return; /* the page is open: the instruction completes */
+    }
     pd_bug bug;
     memset(&bug, 0, sizeof bug);
     bug.kind = PD_BUG_CRASH;

@@ -15,6 +15,7 @@
 #include "pd_objects.h"
 #include "pd_pyframe.h"
 #include "pd_pymwalk.h"
+#include "../core/pd_guard.h"
 #include "../core/pd_heap.h"
 #include "../core/pd_report.h"
 #include "../core/pd_stack.h"
@@ -26,9 +27,11 @@ PyAPI_FUNC(int) _PyObject_DebugMallocStats(FILE *out);
 
 static pd_config config;
 static int installed;
+static int guard_only;  /* -X malloc=off with -X guard: the pool, no debug heap */
 static PyMemAllocatorEx previous[PD_NDOMAINS];
 
 int pd_hooks_installed(void) { return installed; }
+int pd_hooks_guarding(void) { return installed || guard_only; }
 const pd_config *pd_hooks_config(void) { return &config; }
 
 /* Options ------------------------------------------------------------------ */
@@ -107,6 +110,26 @@ static int x_option(pd_config *cfg, const char *opt)
             return -1;
         }
         cfg->core.report_fd = fd;
+    } else if (!strcmp(name, "guard")) {
+        char *end;
+        unsigned long r = 0;
+        cfg->core.guard_all = 0;
+        if (v == NULL || !*v)
+            r = PD_GUARD_DEFAULT_RATE;
+        else if (!strcmp(v, "all"))
+            cfg->core.guard_all = 1;
+        else if (strcmp(v, "off") && strcmp(v, "0") &&
+                 ((r = strtoul(v, &end, 10)) == 0 || *end || v[0] == '-' || r > UINT32_MAX))
+            return bad_option(name, "all, off or a rate N (one allocation in N)", v);
+        cfg->core.guard_rate = (uint32_t)r;
+    } else if (!strcmp(name, "guard_align")) {
+        if (v && !strcmp(v, "left")) cfg->core.guard_left = 1;
+        else if (v && !strcmp(v, "right")) cfg->core.guard_left = 0;
+        else return bad_option(name, "left or right", v ? v : "");
+    } else if (!strcmp(name, "guard_pool")) {
+        if (v == NULL || parse_size(v, &cfg->core.guard_pool_bytes) ||
+            cfg->core.guard_pool_bytes < (1u << 16))
+            return bad_option(name, "a size of at least 64K, such as 256M", v ? v : "");
     } else if (!strcmp(name, "mallocstats")) {
         if (on_off(v, &cfg->mallocstats)) return bad_option(name, "on or off", v);
     } else if (!strcmp(name, "crash")) {
@@ -174,6 +197,10 @@ int pd_config_parse(pd_config *cfg, int argc, char **argv)
         }
     }
 done:
+    /* The pool's address space: enough for every allocation a focused
+     * -X guard=all run keeps alive at once, a smaller budget otherwise. */
+    if (cfg->core.guard_pool_bytes == 0)
+        cfg->core.guard_pool_bytes = (size_t)(cfg->core.guard_all ? 1024 : 64) << 20;
     /* With the debug allocator off, pymalloc prints its own statistics if
      * CPython is told to before it pre-initializes. */
     if (!cfg->enabled && cfg->mallocstats)
@@ -201,16 +228,40 @@ static void capture(pd_site *s, void *ret, const void *sp)
     }
 }
 
+/* A guarded block's sites also get the Python stack (its C stack is the
+ * core's), whatever -X stacks says. */
+#define GUARD_PYSTACK 16
+
+static void deepen(pd_site *s)
+{
+    if (s->pystack != 0)
+        return;
+    uintptr_t w[3 * PD_STACK_MAX];
+    int n = pd_py_capture_stack(w, GUARD_PYSTACK);
+    if (n > 0)
+        s->pystack = pd_core_stack_put(w, n);
+}
+
 #define DOMAIN(ctx) ((pd_domain)(uintptr_t)(ctx))
+#define SITE(s) capture(&(s), __builtin_return_address(0), __builtin_frame_address(0))
 
 static int stats_on_arena;
 static void maybe_print_arena_stats(void);
 
+/* A sampled allocation in a guarded slot, or NULL (the pool is full). */
+static void *guarded(pd_domain d, size_t n, int zero, pd_site *s)
+{
+    deepen(s);
+    return pd_guarded_malloc(d, n, zero, s);
+}
+
 static void *pd_hook_malloc(void *ctx, size_t n)
 {
     pd_site s;
-    capture(&s, __builtin_return_address(0), __builtin_frame_address(0));
-    void *p = pd_malloc(DOMAIN(ctx), n, 0, &s);
+    SITE(s);
+    void *p = pd_guard_sample(n) ? guarded(DOMAIN(ctx), n, 0, &s) : NULL;
+    if (p == NULL)
+        p = pd_malloc(DOMAIN(ctx), n, 0, &s);
     if (stats_on_arena)
         maybe_print_arena_stats();
     return p;
@@ -221,14 +272,23 @@ static void *pd_hook_calloc(void *ctx, size_t nelem, size_t elsize)
     if (elsize != 0 && nelem > SIZE_MAX / elsize)
         return NULL;
     pd_site s;
-    capture(&s, __builtin_return_address(0), __builtin_frame_address(0));
-    return pd_malloc(DOMAIN(ctx), nelem * elsize, 1, &s);
+    SITE(s);
+    size_t n = nelem * elsize;
+    void *p = pd_guard_sample(n) ? guarded(DOMAIN(ctx), n, 1, &s) : NULL;
+    return p ? p : pd_malloc(DOMAIN(ctx), n, 1, &s);
 }
 
 static void *pd_hook_realloc(void *ctx, void *p, size_t n)
 {
     pd_site s;
-    capture(&s, __builtin_return_address(0), __builtin_frame_address(0));
+    SITE(s);
+    if (p == NULL && pd_guard_sample(n)) {
+        void *q = guarded(DOMAIN(ctx), n, 0, &s);
+        if (q)
+            return q;
+    }
+    if (p && pd_guard_owns((uintptr_t)p))
+        deepen(&s);
     return pd_realloc(DOMAIN(ctx), p, n, &s);
 }
 
@@ -237,8 +297,88 @@ static void pd_hook_free(void *ctx, void *p)
     if (p == NULL)
         return;
     pd_site s;
-    capture(&s, __builtin_return_address(0), __builtin_frame_address(0));
+    SITE(s);
+    if (pd_guard_owns((uintptr_t)p))
+        deepen(&s);
     pd_free(DOMAIN(ctx), p, &s);
+}
+
+/* -X guard with -X malloc=off: the guarded pool over the interpreter's own
+ * allocators.  An allocation not sampled, and any block not in the pool,
+ * costs one test more than without us.  pymalloc hands blocks over 512
+ * bytes to the raw domain: what the interpreter's allocators do inside
+ * (`nested`) is theirs, never sampled, or a block guarded as raw would
+ * come back to us through PyObject_Free. */
+
+static _Thread_local int nested;
+
+#define PREVIOUS(d, call) (nested++, tmp = previous[d].call, nested--, tmp)
+
+static void *guard_hook_malloc(void *ctx, size_t n)
+{
+    pd_domain d = DOMAIN(ctx);
+    void *tmp;
+    if (!nested && pd_guard_sample(n)) {
+        pd_site s;
+        SITE(s);
+        void *p = guarded(d, n, 0, &s);
+        if (p)
+            return p;
+    }
+    return PREVIOUS(d, malloc(previous[d].ctx, n));
+}
+
+static void *guard_hook_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    pd_domain d = DOMAIN(ctx);
+    void *tmp;
+    if (!nested && elsize != 0 && nelem <= SIZE_MAX / elsize && pd_guard_sample(nelem * elsize)) {
+        pd_site s;
+        SITE(s);
+        void *p = guarded(d, nelem * elsize, 1, &s);
+        if (p)
+            return p;
+    }
+    return PREVIOUS(d, calloc(previous[d].ctx, nelem, elsize));
+}
+
+static void *guard_hook_realloc(void *ctx, void *p, size_t n)
+{
+    pd_domain d = DOMAIN(ctx);
+    void *tmp;
+    if (p == NULL)
+        return guard_hook_malloc(ctx, n);
+    if (!pd_guard_owns((uintptr_t)p))
+        return PREVIOUS(d, realloc(previous[d].ctx, p, n));
+    pd_site s;
+    SITE(s);
+    deepen(&s);
+    size_t old;
+    if (!pd_live_size(p, &old))
+        return pd_realloc(d, p, n, &s); /* reports the freed or bad pointer */
+    void *q = !nested && pd_guard_sample(n) ? pd_guarded_malloc(d, n, 0, &s) : NULL;
+    if (q == NULL)
+        q = PREVIOUS(d, malloc(previous[d].ctx, n));
+    if (q == NULL)
+        return NULL;
+    memcpy(q, p, old < n ? old : n);
+    pd_free(d, p, &s);
+    return q;
+}
+
+static void guard_hook_free(void *ctx, void *p)
+{
+    pd_domain d = DOMAIN(ctx);
+    if (!pd_guard_owns((uintptr_t)p)) {
+        nested++;
+        previous[d].free(previous[d].ctx, p);
+        nested--;
+        return;
+    }
+    pd_site s;
+    SITE(s);
+    deepen(&s);
+    pd_free(d, p, &s);
 }
 
 /* Statistics --------------------------------------------------------------
@@ -271,11 +411,26 @@ static void print_heap_classes(void)
             (unsigned long long)st.registry_bytes);
 }
 
+static void print_guard_stats(void)
+{
+    pd_stats st;
+    pd_get_stats(&st);
+    if (st.guard_slots == 0)
+        return;
+    fprintf(stderr, "# guarded slots: %llu in the pool, %llu live, %llu freed and inaccessible, "
+            "%llu blocks guarded, %llu sampled allocations found no room, %llu opened after a fault\n",
+            (unsigned long long)st.guard_slots, (unsigned long long)st.guard_live,
+            (unsigned long long)st.guard_freed, (unsigned long long)st.guard_guarded,
+            (unsigned long long)st.guard_fallbacks, (unsigned long long)st.guard_retired);
+}
+
 void pd_hooks_print_stats(void)
 {
     if (!installed) {
         _PyObject_DebugMallocStats(stderr);
         fprintf(stderr, "python-debug: debug allocator off (-X malloc=off)\n");
+        if (guard_only)
+            print_guard_stats();
         fflush(stderr);
         return;
     }
@@ -298,6 +453,7 @@ void pd_hooks_print_stats(void)
             (unsigned long long)st.quarantine_blocks, (unsigned long long)st.quarantine_bytes,
             (unsigned long long)st.quarantine_limit);
     fprintf(stderr, "# errors reported: %llu\n", (unsigned long long)st.errors);
+    print_guard_stats();
     fflush(stderr);
 }
 
@@ -341,6 +497,26 @@ static void fork_prepare(void) { pd_core_atfork_prepare(); }
 static void fork_parent(void) { pd_core_atfork_parent(); }
 static void fork_child(void) { pd_core_atfork_child(); }
 
+static const PyMemAllocatorDomain doms[] = {PYMEM_DOMAIN_RAW, PYMEM_DOMAIN_MEM,
+                                            PYMEM_DOMAIN_OBJ};
+
+/* The guarded pool alone, over the interpreter's allocators. */
+static void install_guard_only(const pd_config *cfg)
+{
+    pd_config light = *cfg;
+    light.core.heap_bytes = 64u << 20; /* the debug heap stays unused */
+    pd_core_init(&light.core);
+    for (int d = 0; d < PD_NDOMAINS; d++)
+        PyMem_GetAllocator(doms[d], &previous[d]);
+    for (int d = 0; d < PD_NDOMAINS; d++) {
+        PyMemAllocatorEx ours = {(void *)(uintptr_t)d, guard_hook_malloc, guard_hook_calloc,
+                                 guard_hook_realloc, guard_hook_free};
+        PyMem_SetAllocator(doms[d], &ours);
+    }
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    guard_only = 1;
+}
+
 void pd_hooks_install(const pd_config *cfg)
 {
     config = *cfg;
@@ -366,6 +542,8 @@ void pd_hooks_install(const pd_config *cfg)
         }
         if (cfg->objects_only)
             pd_pym_install();
+        else if (cfg->core.guard_rate || cfg->core.guard_all)
+            install_guard_only(cfg);
         return; /* pymalloc prints its own statistics (see pd_config_parse) */
     }
     pd_core_init(&cfg->core);
@@ -373,8 +551,6 @@ void pd_hooks_install(const pd_config *cfg)
         pd_core_set_arena_hook(on_new_arena);
         stats_on_arena = 1;
     }
-    static const PyMemAllocatorDomain doms[] = {PYMEM_DOMAIN_RAW, PYMEM_DOMAIN_MEM,
-                                                PYMEM_DOMAIN_OBJ};
     for (int d = 0; d < PD_NDOMAINS; d++)
         PyMem_GetAllocator(doms[d], &previous[d]);
     for (int d = 0; d < PD_NDOMAINS; d++) {
@@ -394,6 +570,12 @@ void pd_hooks_install(const pd_config *cfg)
 
 unsigned long pd_hooks_finish(void)
 {
+    if (guard_only) {
+        pd_check_heap();
+        if (config.mallocstats)
+            pd_hooks_print_stats();
+        return (unsigned long)pd_error_count();
+    }
     if (!installed)
         return 0;
     /* The atexit check ran with Python still alive; this one also covers

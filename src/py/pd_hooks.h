@@ -37,6 +37,9 @@ int pd_config_parse(pd_config *cfg, int argc, char **argv);
 void pd_hooks_install(const pd_config *cfg);
 const pd_config *pd_hooks_config(void);
 int pd_hooks_installed(void);
+/* The guarded pool is there (the debug allocator, or -X guard over
+ * -X malloc=off): pydebug.guarded() works. */
+int pd_hooks_guarding(void);
 
 /* Classify loaded objects again (after dlopen/dlclose). */
 void pd_hooks_modules_changed(void);

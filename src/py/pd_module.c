@@ -7,6 +7,7 @@
 #include "pd_compat.h"
 #include "pd_configmod.h"
 #include "pd_hooks.h"
+#include "../core/pd_guard.h"
 #include "pd_module.h"
 #include "pd_objcount.h"
 #include "pd_objects.h"
@@ -24,7 +25,7 @@ static PyObject *need_allocator(void)
 static PyObject *pd_check_heap_py(PyObject *self, PyObject *unused)
 {
     (void)self, (void)unused;
-    if (!pd_hooks_installed())
+    if (!pd_hooks_guarding())
         return need_allocator();
     size_t n;
     Py_BEGIN_ALLOW_THREADS
@@ -207,6 +208,38 @@ static PyObject *pd_allocatedblocks_py(PyObject *self, PyObject *unused)
     return PyLong_FromUnsignedLongLong(st.dom[PD_MEM].blocks + st.dom[PD_OBJ].blocks);
 }
 
+static PyObject *pd_guard_scope_py(PyObject *self, PyObject *on)
+{
+    (void)self;
+    if (!pd_hooks_guarding()) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "pydebug.guarded() needs the python-debug allocator, or -X guard with "
+                        "-X malloc=off");
+        return NULL;
+    }
+    int enter = PyObject_IsTrue(on);
+    if (enter < 0)
+        return NULL;
+    if (enter)
+        pd_guard_scope_enter();
+    else
+        pd_guard_scope_exit();
+    Py_RETURN_NONE;
+}
+
+static PyObject *pd_guard_stats_py(PyObject *self, PyObject *unused)
+{
+    (void)self, (void)unused;
+    pd_stats st;
+    pd_get_stats(&st);
+    return Py_BuildValue("{sKsKsKsKsKsK}", "slots", (unsigned long long)st.guard_slots,
+                         "live", (unsigned long long)st.guard_live,
+                         "freed", (unsigned long long)st.guard_freed,
+                         "guarded", (unsigned long long)st.guard_guarded,
+                         "no_room", (unsigned long long)st.guard_fallbacks,
+                         "opened", (unsigned long long)st.guard_retired);
+}
+
 static PyObject *pd_exit_report_py(PyObject *self, PyObject *unused)
 {
     (void)self, (void)unused;
@@ -264,6 +297,13 @@ static PyMethodDef methods[] = {
      "accounting() -> dict\n\nWhere the object figures come from on this interpreter."},
     {"_allocatedblocks", pd_allocatedblocks_py, METH_NOARGS,
      "Live blocks of the mem and object domains (sys.getallocatedblocks under -X sys-compat)."},
+    {"_guard_scope", pd_guard_scope_py, METH_O,
+     "_guard_scope(on)\n\nEnter (True) or leave (False) a scope in which every allocation "
+     "this thread makes goes to a guarded slot (pydebug.guarded() uses it)."},
+    {"guard_stats", pd_guard_stats_py, METH_NOARGS,
+     "guard_stats() -> dict\n\nThe guarded pool: slots, live, freed (still inaccessible), "
+     "blocks guarded so far, sampled allocations that found no room, slots opened after a "
+     "fault."},
     {"_exit_report", pd_exit_report_py, METH_NOARGS, "Print what -X showrefcount, "
      "dumprefs and countallocs ask for (run at exit)."},
     {NULL, NULL, 0, NULL},

@@ -13,6 +13,7 @@
 #include "../../src/core/pd_counts.h"
 #include "../../src/core/pd_heap.h"
 #include "../../src/core/pd_elf.h"
+#include "../../src/core/pd_guard.h"
 #include "../../src/core/pd_pyconfig.h"
 #include "../../src/core/pd_tsc.h"
 
@@ -425,13 +426,119 @@ static void test_elf(void)
     CHECK(pd_elf_dynsyms_mem((const unsigned char *)"abc", 3, elf_visit, NULL, err, sizeof err) == -1);
 }
 
+/* Guarded slots: placement, lookups, fault classification, the checks at
+ * free, realloc, exhaustion (the pool has 64 slots here) and threads. */
+static void test_guard(void)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    char *blocks[3];
+    for (int d = 0; d < PD_NDOMAINS; d++) {
+        char *p = pd_guarded_malloc((pd_domain)d, 64, d == 2, &site0);
+        blocks[d] = p;
+        CHECK(p != NULL && pd_guard_owns((uintptr_t)p));
+        CHECK((uintptr_t)(p + 64) % pg == 0); /* ends where its page ends */
+        CHECK((unsigned char)p[0] == (d == 2 ? 0 : PD_FILL_FRESH));
+        CHECK((unsigned char)p[-1] == PD_FILL_GUARD);
+        pd_block_info b;
+        CHECK(pd_find_block((uintptr_t)p, 0, &b) && b.size == 64 && b.domain == d);
+        CHECK(pd_find_block((uintptr_t)p + 10, 1, &b) && b.addr == (uintptr_t)p);
+        pd_guard_fault f;
+        CHECK(pd_guard_classify((uintptr_t)p + 64, &f) && f.kind == PD_GUARD_OVERFLOW &&
+              f.offset == 64 && f.block.addr == (uintptr_t)p);
+    }
+    pd_stats st;
+    pd_get_stats(&st);
+    CHECK(st.guard_slots == 64 && st.guard_live == 3);
+    for (int d = 0; d < PD_NDOMAINS; d++)
+        pd_free((pd_domain)d, blocks[d], &site0);
+    expect("");
+    pd_guard_fault f;
+    CHECK(pd_guard_classify((uintptr_t)blocks[1] + 8, &f) &&
+          f.kind == PD_GUARD_USE_AFTER_FREE && f.offset == 8 &&
+          f.block.state == PD_QUARANTINED && f.block.size == 64);
+    static char outside[16];
+    CHECK(!pd_guard_classify((uintptr_t)outside, &f));
+
+    char *p = pd_guarded_malloc(PD_MEM, 40, 0, &site0);
+    pd_free(PD_MEM, p, &site0);
+    pd_free(PD_MEM, p, &site0);
+    expect("double-free");
+    p = pd_guarded_malloc(PD_MEM, 48, 0, &site0);
+    pd_free(PD_OBJ, p, &site0);
+    expect("wrong-domain");
+    p = pd_guarded_malloc(PD_RAW, 13, 0, &site0);
+    p[13] = 'x'; /* the alignment slack: guard bytes, checked at free */
+    CHECK(pd_check_heap() == 1);
+    expect("overrun");
+    pd_free(PD_RAW, p, &site0);
+    expect("");
+    p = pd_guarded_malloc(PD_RAW, 32, 0, &site0);
+    p[-2] = 'x';
+    pd_free(PD_RAW, p, &site0);
+    expect("underrun");
+    p = pd_guarded_malloc(PD_OBJ, 32, 0, &site0);
+    pd_free(PD_OBJ, p + 8, &site0);
+    expect("invalid-free");
+    memset(p, 'k', 32);
+    char *q = pd_realloc(PD_OBJ, p, 100, &site0);
+    CHECK(q != p && q[31] == 'k');
+    CHECK(pd_guard_classify((uintptr_t)p, &f) && f.kind == PD_GUARD_USE_AFTER_FREE);
+    pd_free(PD_OBJ, q, &site0);
+    CHECK(pd_guarded_malloc(PD_MEM, pg + 1, 0, &site0) == NULL); /* up to a page */
+    expect("");
+
+    /* 64 slots: more live blocks than that find no room; freed slots are
+     * reused oldest first. */
+    char *many[80];
+    int got = 0;
+    for (int i = 0; i < 80; i++)
+        if ((many[i] = pd_guarded_malloc(PD_MEM, 100, 0, &site0)) != NULL)
+            got++;
+    CHECK(got == 64);
+    pd_get_stats(&st);
+    CHECK(st.guard_fallbacks >= 16);
+    for (int i = 0; i < 80; i++)
+        pd_free(PD_MEM, many[i], &site0);
+    CHECK(pd_check_heap() == 0);
+    expect("");
+}
+
+static void *guard_worker(void *arg)
+{
+    (void)arg;
+    pd_guard_scope_enter();
+    for (int i = 0; i < 2000; i++) {
+        pd_domain d = (pd_domain)(i % 3);
+        char *p = pd_guard_sample(24) ? pd_guarded_malloc(d, 24, 0, &site0) : NULL;
+        if (p == NULL)
+            p = pd_malloc(d, 24, 0, &site0);
+        memset(p, 'w', 24);
+        pd_free(d, p, &site0);
+    }
+    pd_guard_scope_exit();
+    return NULL;
+}
+
+static void test_guard_threads(void)
+{
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, guard_worker, NULL);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    CHECK(!pd_guard_sample(24)); /* no scope on this thread, rate 0 */
+    CHECK(pd_check_heap() == 0);
+    expect("");
+}
+
 int main(void)
 {
     report_fd = mkstemp(report_path);
     unlink(report_path);
     pd_options o = {.quarantine_bytes = 256 << 10, .stacks = 0,
                     .on_error = PD_ON_ERROR_CONTINUE, .report_fd = report_fd,
-                    .heap_bytes = (size_t)4 << 30};
+                    .heap_bytes = (size_t)4 << 30,
+                    .guard_pool_bytes = (size_t)64 * 2 * (size_t)sysconf(_SC_PAGESIZE)};
     pd_core_init(&o);
     pd_underlying u = {NULL, u_malloc, u_calloc, u_realloc, u_free};
     for (int d = 0; d < PD_NDOMAINS; d++)
@@ -447,9 +554,11 @@ int main(void)
     test_tsc();
     test_pyconfig();
     test_elf();
+    test_guard();
+    test_guard_threads();
     pd_stats st;
     pd_get_stats(&st);
-    CHECK(st.errors == 11);
+    CHECK(st.errors == 16);
     printf("core: %d passed, %d failed\n", passes, failures);
     return failures != 0;
 }
