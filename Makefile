@@ -49,7 +49,7 @@ host: $(BUILD)/core/libpdcore.a $(BUILD)/stamp
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) -fno-optimize-sibling-calls $$($(PY) tools/pyflags.py cflags) \
 	    -DPD_PYDIR='"$(ROOT)/src/python"' \
 	    $(PY_SRC) src/launcher/host.c $(BUILD)/core/libpdcore.a \
-	    $$($(PY) tools/pyflags.py ldflags) -ldl -lpthread \
+	    $$($(PY) tools/pyflags.py ldflags) -ldl -lpthread -lm \
 	    -Wl,--export-dynamic-symbol=dlopen -Wl,--export-dynamic-symbol=dlclose \
 	    -o $(HOSTDIR)/python-debug-host.tmp
 	@mv $(HOSTDIR)/python-debug-host.tmp $(HOSTDIR)/python-debug-host

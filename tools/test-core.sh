@@ -12,7 +12,7 @@ for variant in plain asan ubsan; do
         asan)  extra="-O1 -fsanitize=address -fno-omit-frame-pointer" ;;
         ubsan) extra="-O1 -fsanitize=undefined -fno-sanitize-recover=all" ;;
     esac
-    cc $flags $extra $src -ldl -o build/core-tests/test_core_$variant
+    cc $flags $extra $src -ldl -lm -o build/core-tests/test_core_$variant
     printf '%s: ' "$variant"
     # Quarantined blocks are referenced only from our mmap tables, which
     # LeakSanitizer does not scan: its leak check would report them all.

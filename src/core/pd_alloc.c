@@ -444,12 +444,12 @@ static void stamp_live(pd_entry *e, pd_domain d, size_t n, pd_site *s, const uin
         ds->peak_bytes = ds->bytes;
 }
 
-/* Guarded blocks' sites always get a C backtrace: 32 frames when they are
- * sampled (few), 12 under -X guard=all, where unwinding is most of the
- * cost of every allocation (-X stacks=N asks for more). */
+/* Guarded blocks' sites always get a C backtrace: 16 frames when they are
+ * sampled, 8 under -X guard=all; unwinding is most of what a guarded
+ * allocation costs (-X stacks=N asks for more). */
 static int guard_stack(uintptr_t *pcs)
 {
-    int depth = opts.guard_all ? 8 : 32;
+    int depth = opts.guard_all ? 8 : 16;
     if (opts.stacks > depth)
         depth = opts.stacks;
     return pd_stack_capture((void **)pcs, depth, 2);
@@ -899,13 +899,15 @@ uint64_t pd_serial_of(const void *p)
     return s;
 }
 
-int pd_live_size(const void *p, size_t *size)
+int pd_live_block(const void *p, size_t *size, int *domain)
 {
     pthread_mutex_lock(&lock);
     pd_entry *e;
     int live = lookup_any((uintptr_t)p, &e) == PD_EXACT && e->b.state == PD_LIVE;
-    if (live)
+    if (live) {
         *size = e->b.size;
+        *domain = e->b.domain;
+    }
     pthread_mutex_unlock(&lock);
     return live;
 }

@@ -120,8 +120,9 @@ void pd_free(pd_domain d, void *p, const pd_site *site);
  * room: the caller then takes its normal path.  Its sites get a full C
  * backtrace.  pd_free and pd_realloc take guarded blocks like any other. */
 void *pd_guarded_malloc(pd_domain d, size_t n, int zero, const pd_site *site);
-/* The size of the live block at p (ours or guarded); 0 = not one. */
-int pd_live_size(const void *p, size_t *size);
+/* The size and domain of the live block at p (ours or guarded); returns
+ * 0 when p is not one. */
+int pd_live_block(const void *p, size_t *size, int *domain);
 
 /* Verify every live and quarantined block; report all damage; return the
  * number of damaged blocks. */

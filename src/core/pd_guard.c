@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "pd_guard.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 static pd_guard_options gopts;
 static uintptr_t base, end;       /* the pool: [base, end) */
+uintptr_t pd_guard_lo, pd_guard_span; /* the same, for pd_guard_owns */
 static size_t page;
 static uint32_t nslots;
 static pd_entry *entries;         /* one per slot */
@@ -76,13 +78,14 @@ void pd_guard_init(const pd_guard_options *o)
     gstats.slots = nslots;
     base = (uintptr_t)p;
     end = base + span;
+    pd_guard_lo = base;
+    pd_guard_span = span;
 }
 
 /* Sampling ---------------------------------------------------------------
  * Per thread: a countdown to the next guarded allocation, drawn from the
  * geometric distribution with mean RATE (each allocation is guarded with
  * probability 1/RATE, independently of the others), and a scope depth. */
-static _Thread_local int64_t countdown;
 static _Thread_local uint64_t rng;
 static _Thread_local int scope;
 
@@ -92,7 +95,7 @@ static uint64_t next_random(void)
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)pd_sys_tid() << 40) ^
-              (uintptr_t)&countdown;
+              (uintptr_t)&rng;
         rng |= 1;
     }
     rng ^= rng << 13;
@@ -103,35 +106,50 @@ static uint64_t next_random(void)
 
 static int64_t draw_gap(uint32_t rate)
 {
-    /* The number of Bernoulli(1/rate) trials up to the first success:
-     * rate-1 in rate trials fail, so walk until one succeeds.  On average
-     * `rate` draws, once per guarded allocation: one draw per allocation. */
-    int64_t k = 1;
-    while (next_random() % rate != 0)
-        k++;
-    return k;
-}
-
-int pd_guard_sample(size_t n)
-{
-    if (nslots == 0 || n > page)
-        return 0;
-    if (gopts.all || scope > 0)
+    /* The number of Bernoulli(1/rate) trials up to the first success,
+     * by inversion: 1 + floor(ln U / ln(1 - 1/rate)), U uniform in (0, 1]. */
+    if (rate <= 1)
         return 1;
-    if (gopts.rate == 0)
-        return 0;
-    if (countdown == 0)
-        countdown = draw_gap(gopts.rate); /* this thread's first allocation */
-    if (--countdown > 0)
-        return 0;
-    countdown = draw_gap(gopts.rate);
-    return 1;
+    double u = (double)((next_random() >> 11) + 1) * 0x1.0p-53;
+    return 1 + (int64_t)(log(u) / log1p(-1.0 / rate));
 }
 
-void pd_guard_scope_enter(void) { scope++; }
-void pd_guard_scope_exit(void) { if (scope > 0) scope--; }
+_Thread_local int64_t pd_guard_countdown;
+static _Thread_local int started;
 
-int pd_guard_owns(uintptr_t p) { return p - base < end - base; }
+int pd_guard_sample_slow(size_t n)
+{
+    if (nslots == 0 || (!gopts.all && scope == 0 && gopts.rate == 0)) {
+        pd_guard_countdown = INT64_MAX; /* never again on this thread */
+        return 0;
+    }
+    if (gopts.all || scope > 0) {
+        pd_guard_countdown = 0; /* every call comes here */
+        return n <= page;
+    }
+    if (!started) { /* this thread's first allocation */
+        started = 1;
+        pd_guard_countdown = draw_gap(gopts.rate);
+        if (--pd_guard_countdown > 0)
+            return 0;
+    }
+    pd_guard_countdown = draw_gap(gopts.rate);
+    return n <= page;
+}
+
+void pd_guard_scope_enter(void)
+{
+    scope++;
+    pd_guard_countdown = 0;
+}
+
+void pd_guard_scope_exit(void)
+{
+    if (scope > 0 && --scope == 0) {
+        started = 0; /* a fresh gap for the sampled mode */
+        pd_guard_countdown = 0;
+    }
+}
 
 /* Slots ----------------------------------------------------------------------- */
 

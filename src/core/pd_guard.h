@@ -42,7 +42,7 @@
 #include "pd_heap.h"
 
 /* -X guard with no rate. */
-#define PD_GUARD_DEFAULT_RATE 1000
+#define PD_GUARD_DEFAULT_RATE 10000
 
 typedef struct {
     uint32_t rate;       /* one in RATE; 0 = off (then only scopes guard) */
@@ -56,16 +56,24 @@ typedef struct {
 void pd_guard_init(const pd_guard_options *o);
 
 /* Whether an allocation of n bytes by this thread should be guarded.
- * Lock-free: thread-local state only. */
-int pd_guard_sample(size_t n);
+ * Lock-free: thread-local state only.  Inline, as is pd_guard_owns: every
+ * allocation and free asks, so the common answer costs a decrement or two
+ * comparisons; the state behind them is pd_guard.c's. */
+extern _Thread_local int64_t pd_guard_countdown;
+int pd_guard_sample_slow(size_t n);
+static inline int pd_guard_sample(size_t n)
+{
+    return --pd_guard_countdown > 0 ? 0 : pd_guard_sample_slow(n);
+}
 
 /* pydebug.guarded(): every allocation this thread makes between enter
  * and exit is guarded (nests; lock-free). */
 void pd_guard_scope_enter(void);
 void pd_guard_scope_exit(void);
 
-/* Is p inside the pool?  Two comparisons; no lock. */
-int pd_guard_owns(uintptr_t p);
+/* Is p inside the pool?  No lock. */
+extern uintptr_t pd_guard_lo, pd_guard_span;
+static inline int pd_guard_owns(uintptr_t p) { return p - pd_guard_lo < pd_guard_span; }
 
 /* A slot for n bytes: maps it, fills the page (guard bytes around the
  * block, fresh fill or zeros in it), returns the user pointer and its

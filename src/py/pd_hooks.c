@@ -304,61 +304,78 @@ static void pd_hook_free(void *ctx, void *p)
 }
 
 /* -X guard with -X malloc=off: the guarded pool over the interpreter's own
- * allocators.  An allocation not sampled, and any block not in the pool,
- * costs one test more than without us.  pymalloc hands blocks over 512
- * bytes to the raw domain: what the interpreter's allocators do inside
- * (`nested`) is theirs, never sampled, or a block guarded as raw would
- * come back to us through PyObject_Free. */
+ * allocators.  An allocation not sampled, and a block not in the pool,
+ * cost a decrement or two comparisons and a call: the sampled path is
+ * kept out of line so the common one needs no stack frame to speak of.
+ *
+ * pymalloc hands blocks over 512 bytes to the raw domain and frees them
+ * there from PyObject_Free; so, here, a guarded raw block freed or resized
+ * through the mem or object domain is the interpreter's own doing, not a
+ * wrong-domain bug (the debug allocator, which replaces pymalloc, still
+ * reports that).  Such blocks are sampled at both levels: twice the rate. */
 
-static _Thread_local int nested;
+/* The hooks below tail-call the interpreter's allocator (the host is built
+ * without sibling calls, for the hooks whose own return address is the
+ * caller's).  The out-of-line parts scan the stack from their own frame,
+ * just below the hook's. */
+#define FAST_HOOK __attribute__((optimize("omit-frame-pointer", "optimize-sibling-calls")))
 
-#define PREVIOUS(d, call) (nested++, tmp = previous[d].call, nested--, tmp)
-
-static void *guard_hook_malloc(void *ctx, size_t n)
+/* The rest of an allocation whose countdown ran out: sampled or not. */
+static __attribute__((noinline)) void *guard_alloc_slow(pd_domain d, size_t nelem, size_t elsize,
+                                                        int zero, void *ret)
 {
-    pd_domain d = DOMAIN(ctx);
-    void *tmp;
-    if (!nested && pd_guard_sample(n)) {
+    size_t n = nelem * elsize;
+    if ((!zero || elsize == 0 || nelem <= SIZE_MAX / elsize) && pd_guard_sample_slow(n)) {
         pd_site s;
-        SITE(s);
-        void *p = guarded(d, n, 0, &s);
+        capture(&s, ret, __builtin_frame_address(0));
+        void *p = guarded(d, n, zero, &s);
         if (p)
             return p;
     }
-    return PREVIOUS(d, malloc(previous[d].ctx, n));
+    return zero ? previous[d].calloc(previous[d].ctx, nelem, elsize)
+                : previous[d].malloc(previous[d].ctx, n);
 }
 
-static void *guard_hook_calloc(void *ctx, size_t nelem, size_t elsize)
+/* The domain to free a guarded block through: its own, if it is raw. */
+static pd_domain guard_domain(pd_domain d, const void *p)
 {
-    pd_domain d = DOMAIN(ctx);
-    void *tmp;
-    if (!nested && elsize != 0 && nelem <= SIZE_MAX / elsize && pd_guard_sample(nelem * elsize)) {
-        pd_site s;
-        SITE(s);
-        void *p = guarded(d, nelem * elsize, 1, &s);
-        if (p)
-            return p;
-    }
-    return PREVIOUS(d, calloc(previous[d].ctx, nelem, elsize));
+    size_t size;
+    int dom;
+    if (d != PD_RAW && pd_live_block(p, &size, &dom) && dom == PD_RAW)
+        return PD_RAW;
+    return d;
 }
 
-static void *guard_hook_realloc(void *ctx, void *p, size_t n)
+static FAST_HOOK void *guard_hook_malloc(void *ctx, size_t n)
 {
     pd_domain d = DOMAIN(ctx);
-    void *tmp;
-    if (p == NULL)
-        return guard_hook_malloc(ctx, n);
-    if (!pd_guard_owns((uintptr_t)p))
-        return PREVIOUS(d, realloc(previous[d].ctx, p, n));
+    if (__builtin_expect(--pd_guard_countdown > 0, 1))
+        return previous[d].malloc(previous[d].ctx, n);
+    return guard_alloc_slow(d, n, 1, 0, __builtin_return_address(0));
+}
+
+static FAST_HOOK void *guard_hook_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    pd_domain d = DOMAIN(ctx);
+    if (__builtin_expect(--pd_guard_countdown > 0, 1))
+        return previous[d].calloc(previous[d].ctx, nelem, elsize);
+    return guard_alloc_slow(d, nelem, elsize, 1, __builtin_return_address(0));
+}
+
+static __attribute__((noinline)) void *guard_realloc_owned(pd_domain d, void *p, size_t n,
+                                                           void *ret)
+{
     pd_site s;
-    SITE(s);
+    capture(&s, ret, __builtin_frame_address(0));
     deepen(&s);
+    d = guard_domain(d, p);
     size_t old;
-    if (!pd_live_size(p, &old))
+    int dom;
+    if (!pd_live_block(p, &old, &dom))
         return pd_realloc(d, p, n, &s); /* reports the freed or bad pointer */
-    void *q = !nested && pd_guard_sample(n) ? pd_guarded_malloc(d, n, 0, &s) : NULL;
+    void *q = pd_guard_sample(n) ? pd_guarded_malloc(d, n, 0, &s) : NULL;
     if (q == NULL)
-        q = PREVIOUS(d, malloc(previous[d].ctx, n));
+        q = previous[d].malloc(previous[d].ctx, n);
     if (q == NULL)
         return NULL;
     memcpy(q, p, old < n ? old : n);
@@ -366,19 +383,32 @@ static void *guard_hook_realloc(void *ctx, void *p, size_t n)
     return q;
 }
 
-static void guard_hook_free(void *ctx, void *p)
+static FAST_HOOK void *guard_hook_realloc(void *ctx, void *p, size_t n)
 {
     pd_domain d = DOMAIN(ctx);
-    if (!pd_guard_owns((uintptr_t)p)) {
-        nested++;
-        previous[d].free(previous[d].ctx, p);
-        nested--;
+    if (p == NULL && --pd_guard_countdown <= 0)
+        return guard_alloc_slow(d, n, 1, 0, __builtin_return_address(0));
+    if (p && pd_guard_owns((uintptr_t)p))
+        return guard_realloc_owned(d, p, n, __builtin_return_address(0));
+    return previous[d].realloc(previous[d].ctx, p, n);
+}
+
+static __attribute__((noinline)) void guard_free_owned(pd_domain d, void *p, void *ret)
+{
+    pd_site s;
+    capture(&s, ret, __builtin_frame_address(0));
+    deepen(&s);
+    pd_free(guard_domain(d, p), p, &s);
+}
+
+static FAST_HOOK void guard_hook_free(void *ctx, void *p)
+{
+    pd_domain d = DOMAIN(ctx);
+    if (pd_guard_owns((uintptr_t)p)) {
+        guard_free_owned(d, p, __builtin_return_address(0));
         return;
     }
-    pd_site s;
-    SITE(s);
-    deepen(&s);
-    pd_free(d, p, &s);
+    previous[d].free(previous[d].ctx, p);
 }
 
 /* Statistics --------------------------------------------------------------
