@@ -54,7 +54,7 @@ def test_cpython_test_modules_pass(py, tmp_path):
 @pytest.mark.slow
 def test_cpython_test_modules_pass_under_guard_all(py, tmp_path):
     """Every allocation of up to a page in a guarded slot: no false report.
-    Two of the modules here (a guarded allocation costs microseconds; the
-    README gives the whole set, run once)."""
+    One of the modules here (a guarded allocation costs microseconds: the
+    others take minutes each; the README gives the whole set, run once)."""
     _test_dir_or_skip(py)
-    _same_as_python(py, tmp_path, ["test_dict", "test_set"], "-X", "guard=all")
+    _same_as_python(py, tmp_path, ["test_dict"], "-X", "guard=all")
