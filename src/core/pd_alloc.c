@@ -713,6 +713,19 @@ static int check_known(pd_domain d, const pd_block_info *b, const void *p, const
     return 1;
 }
 
+/* Where p is, and a copy of the block's entry when it is in one (taken
+ * under the lock, to be checked and reported on outside it). */
+static pd_where copy_block(uintptr_t p, pd_block_info *b)
+{
+    pthread_mutex_lock(&lock);
+    pd_entry *e = NULL;
+    pd_where w = lookup_any(p, &e);
+    if (e)
+        *b = e->b;
+    pthread_mutex_unlock(&lock);
+    return w;
+}
+
 /* Free a guarded block (p is in the pool): the same checks as any block,
  * then its slot is made inaccessible. */
 static void guarded_free(pd_domain d, void *p, const pd_site *site)
@@ -722,12 +735,7 @@ static void guarded_free(pd_domain d, void *p, const pd_site *site)
     uintptr_t pcs[PD_STACK_MAX];
     int npcs = guard_stack(pcs);
     pd_block_info b;
-    pthread_mutex_lock(&lock);
-    pd_entry *e = NULL;
-    pd_where w = pd_guard_lookup((uintptr_t)p, &e);
-    if (e)
-        b = e->b;
-    pthread_mutex_unlock(&lock);
+    pd_where w = copy_block((uintptr_t)p, &b);
     if (w != PD_EXACT) {
         unknown_pointer(w, &b, p, api, site);
         return;
@@ -735,6 +743,7 @@ static void guarded_free(pd_domain d, void *p, const pd_site *site)
     if (!check_known(d, &b, p, api, "freed", PD_BUG_DOUBLE_FREE, site))
         return;
     pthread_mutex_lock(&lock);
+    pd_entry *e;
     if (pd_guard_lookup((uintptr_t)p, &e) == PD_EXACT && e->b.state == PD_LIVE &&
         e->b.serial == b.serial) {
         if (npcs)
@@ -808,12 +817,8 @@ void *pd_realloc(pd_domain d, void *p, size_t n, const pd_site *site)
         return pd_malloc(d, n, 0, site);
     const char *api = realloc_apis[d];
     pd_block_info b;
-    pthread_mutex_lock(&lock);
-    pd_entry *e = NULL;
-    pd_where w = lookup_any((uintptr_t)p, &e);
-    if (e)
-        b = e->b;
-    pthread_mutex_unlock(&lock);
+    pd_entry *e;
+    pd_where w = copy_block((uintptr_t)p, &b);
     if (w != PD_EXACT) {
         if (unknown_pointer(w, &b, p, api, site))
             return under[d].realloc(under[d].ctx, p, n); /* stays foreign */
