@@ -61,7 +61,8 @@ void pd_core_init(const pd_options *o)
         abort();
     }
     pd_guard_options g = {opts.guard_rate, opts.guard_all, opts.guard_left,
-                          opts.guard_pool_bytes, opts.on_error == PD_ON_ERROR_CONTINUE};
+                          opts.guard_pool_bytes,
+                          opts.guard_all && opts.on_error != PD_ON_ERROR_CONTINUE};
     pd_guard_init(&g);
 }
 

@@ -282,7 +282,7 @@ void pd_guard_release(pd_entry *e)
     uintptr_t pg = e->b.addr & ~(uintptr_t)(page - 1);
     uint32_t i = (uint32_t)((pg - base) / page - 1) / 2;
     mprotect((void *)pg, page, PROT_NONE);
-    if (!gopts.keep_freed)
+    if (gopts.drop_freed)
         madvise((void *)pg, page, MADV_DONTNEED);
     live--;
     gstats.live--;

@@ -42,14 +42,14 @@
 #include "pd_heap.h"
 
 /* -X guard with no rate. */
-#define PD_GUARD_DEFAULT_RATE 10000
+#define PD_GUARD_DEFAULT_RATE 20000
 
 typedef struct {
     uint32_t rate;       /* one in RATE; 0 = off (then only scopes guard) */
     int all;             /* every allocation up to a page */
     int left;            /* block at the page's start, not its end */
     size_t pool_bytes;   /* address space of the pool (guards included) */
-    int keep_freed;      /* keep a freed block's bytes (see pd_guard_release) */
+    int drop_freed;      /* give a freed slot's page back (see pd_guard_release) */
 } pd_guard_options;
 
 /* Reserve the pool; called once, before any allocation (no lock). */
@@ -94,9 +94,13 @@ int pd_guard_damage(const pd_block_info *b, ptrdiff_t *off, size_t *len,
  * that damage is reported once). */
 void pd_guard_rearm(const pd_block_info *b);
 
-/* Free a live block's slot: it is made inaccessible, and its page dropped
- * unless keep_freed: a program that goes on after a fault in it
- * (-X on_error=continue) then reads what it would have read without us.
+/* Free a live block's slot: it is made inaccessible, and its page given
+ * back to the kernel if drop_freed.  Dropping bounds the memory of
+ * -X guard=all's large pool; the sampled mode's small pool keeps its pages
+ * (a drop and the fault that refills the page cost more than the rest of
+ * a guarded allocation), and so does -X on_error=continue, so that a
+ * program that goes on after a fault reads what it would have read
+ * without us.
  * The entry keeps the block's facts (state PD_QUARANTINED) until the slot
  * is reused, so a later free is a double free and a fault names it. */
 void pd_guard_release(pd_entry *e);

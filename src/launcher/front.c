@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -244,7 +245,17 @@ int main(int argc, char **argv)
         snprintf(host, sizeof host, "%s/python-debug-host", dir) >= (int)sizeof host ||
         snprintf(stamp, sizeof stamp, "%s/build/stamp", PD_ROOT) >= (int)sizeof stamp)
         die("cache path too long: %s%s", dir, "");
+    /* Builds are serialized (they share the core library and, for one
+     * interpreter, the host's file); a host another process built while we
+     * waited is used as it is. */
+    int lock_fd = -1;
     time_t built = mtime_of(host);
+    if (built == 0 || built < mtime_of(stamp)) {
+        lock_fd = open(PD_ROOT "/build/.host-lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (lock_fd >= 0)
+            flock(lock_fd, LOCK_EX);
+        built = mtime_of(host);
+    }
     if (built == 0 || built < mtime_of(stamp)) {
         fprintf(stderr, "%s: building the host for %s (Python %s)...\n", prog, q[Q_EXE], q[Q_VER]);
         char py_arg[PATH_MAX + 8], dir_arg[PATH_MAX + 16];
@@ -262,6 +273,8 @@ int main(int argc, char **argv)
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || mtime_of(host) == 0)
             die("could not build the host for %s%s (see the messages above)", q[Q_EXE], "");
     }
+    if (lock_fd >= 0)
+        close(lock_fd); /* releases the lock */
 
     setenv("PYDEBUG_EXECUTABLE", q[Q_EXE], 1);
     char **args = calloc((size_t)(argc - first + 2), sizeof *args);

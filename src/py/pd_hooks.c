@@ -336,42 +336,36 @@ static __attribute__((noinline)) void *guard_alloc_slow(pd_domain d, size_t nele
                 : previous[d].malloc(previous[d].ctx, n);
 }
 
-/* The domain to free a guarded block through: its own, if it is raw. */
-static pd_domain guard_domain(pd_domain d, const void *p)
+/* A pointer into the pool, freed or resized through domain d: whose is
+ * it?  Returns 1 when it is the block a guarded allocation gave out (*d is
+ * then the domain to free it through: its own if it is raw, see above),
+ * 0 when it is the interpreter's - a debug build's hooks put a header
+ * before what they hand out, so mem and object pointers can lie inside a
+ * raw block of ours - and goes back to d's own allocator.  A freed or wild
+ * pointer through the raw domain is ours to report. */
+static int guard_whose(pd_domain *d, const void *p, size_t *size)
 {
-    size_t size;
     int dom;
-    if (d != PD_RAW && pd_live_block(p, &size, &dom) && dom == PD_RAW)
-        return PD_RAW;
-    return d;
-}
-
-static FAST_HOOK void *guard_hook_malloc(void *ctx, size_t n)
-{
-    pd_domain d = DOMAIN(ctx);
-    if (__builtin_expect(--pd_guard_countdown > 0, 1))
-        return previous[d].malloc(previous[d].ctx, n);
-    return guard_alloc_slow(d, n, 1, 0, __builtin_return_address(0));
-}
-
-static FAST_HOOK void *guard_hook_calloc(void *ctx, size_t nelem, size_t elsize)
-{
-    pd_domain d = DOMAIN(ctx);
-    if (__builtin_expect(--pd_guard_countdown > 0, 1))
-        return previous[d].calloc(previous[d].ctx, nelem, elsize);
-    return guard_alloc_slow(d, nelem, elsize, 1, __builtin_return_address(0));
+    if (pd_live_block(p, size, &dom)) {
+        if (dom == PD_RAW)
+            *d = PD_RAW;
+        return 1;
+    }
+    return *d == PD_RAW;
 }
 
 static __attribute__((noinline)) void *guard_realloc_owned(pd_domain d, void *p, size_t n,
                                                            void *ret)
 {
+    size_t old = 0;
+    pd_domain own = d;
+    if (!guard_whose(&own, p, &old))
+        return previous[d].realloc(previous[d].ctx, p, n);
     pd_site s;
     capture(&s, ret, __builtin_frame_address(0));
     deepen(&s);
-    d = guard_domain(d, p);
-    size_t old;
-    int dom;
-    if (!pd_live_block(p, &old, &dom))
+    d = own;
+    if (old == 0 && !pd_live_block(p, &old, &(int){0}))
         return pd_realloc(d, p, n, &s); /* reports the freed or bad pointer */
     void *q = pd_guard_sample(n) ? pd_guarded_malloc(d, n, 0, &s) : NULL;
     if (q == NULL)
@@ -383,33 +377,60 @@ static __attribute__((noinline)) void *guard_realloc_owned(pd_domain d, void *p,
     return q;
 }
 
-static FAST_HOOK void *guard_hook_realloc(void *ctx, void *p, size_t n)
-{
-    pd_domain d = DOMAIN(ctx);
-    if (p == NULL && --pd_guard_countdown <= 0)
-        return guard_alloc_slow(d, n, 1, 0, __builtin_return_address(0));
-    if (p && pd_guard_owns((uintptr_t)p))
-        return guard_realloc_owned(d, p, n, __builtin_return_address(0));
-    return previous[d].realloc(previous[d].ctx, p, n);
-}
-
 static __attribute__((noinline)) void guard_free_owned(pd_domain d, void *p, void *ret)
 {
+    size_t size;
+    pd_domain own = d;
+    if (!guard_whose(&own, p, &size)) {
+        previous[d].free(previous[d].ctx, p);
+        return;
+    }
     pd_site s;
     capture(&s, ret, __builtin_frame_address(0));
     deepen(&s);
-    pd_free(guard_domain(d, p), p, &s);
+    pd_free(own, p, &s);
 }
 
-static FAST_HOOK void guard_hook_free(void *ctx, void *p)
-{
-    pd_domain d = DOMAIN(ctx);
-    if (pd_guard_owns((uintptr_t)p)) {
-        guard_free_owned(d, p, __builtin_return_address(0));
-        return;
+/* One set of hooks per domain, so that the domain is a constant: the fast
+ * paths are a few instructions and a jump into the interpreter's own
+ * allocator. */
+#define GUARD_HOOKS(name, D)                                                              \
+    static FAST_HOOK void *guard_malloc_##name(void *ctx, size_t n)                        \
+    {                                                                                     \
+        (void)ctx;                                                                        \
+        if (__builtin_expect(--pd_guard_countdown > 0, 1))                                \
+            return previous[D].malloc(previous[D].ctx, n);                                \
+        return guard_alloc_slow(D, n, 1, 0, __builtin_return_address(0));                 \
+    }                                                                                     \
+    static FAST_HOOK void *guard_calloc_##name(void *ctx, size_t nelem, size_t elsize)     \
+    {                                                                                     \
+        (void)ctx;                                                                        \
+        if (__builtin_expect(--pd_guard_countdown > 0, 1))                                \
+            return previous[D].calloc(previous[D].ctx, nelem, elsize);                    \
+        return guard_alloc_slow(D, nelem, elsize, 1, __builtin_return_address(0));        \
+    }                                                                                     \
+    static FAST_HOOK void *guard_realloc_##name(void *ctx, void *p, size_t n)              \
+    {                                                                                     \
+        (void)ctx;                                                                        \
+        if (p == NULL && --pd_guard_countdown <= 0)                                       \
+            return guard_alloc_slow(D, n, 1, 0, __builtin_return_address(0));             \
+        if (p && pd_guard_owns((uintptr_t)p))                                             \
+            return guard_realloc_owned(D, p, n, __builtin_return_address(0));             \
+        return previous[D].realloc(previous[D].ctx, p, n);                                \
+    }                                                                                     \
+    static FAST_HOOK void guard_free_##name(void *ctx, void *p)                            \
+    {                                                                                     \
+        (void)ctx;                                                                        \
+        if (pd_guard_owns((uintptr_t)p)) {                                                \
+            guard_free_owned(D, p, __builtin_return_address(0));                          \
+            return;                                                                       \
+        }                                                                                 \
+        previous[D].free(previous[D].ctx, p);                                             \
     }
-    previous[d].free(previous[d].ctx, p);
-}
+
+GUARD_HOOKS(raw, PD_RAW)
+GUARD_HOOKS(mem, PD_MEM)
+GUARD_HOOKS(obj, PD_OBJ)
 
 /* Statistics --------------------------------------------------------------
  * Under python-debug every block lives in our heap, so PYTHONMALLOCSTATS
@@ -538,11 +559,13 @@ static void install_guard_only(const pd_config *cfg)
     pd_core_init(&light.core);
     for (int d = 0; d < PD_NDOMAINS; d++)
         PyMem_GetAllocator(doms[d], &previous[d]);
-    for (int d = 0; d < PD_NDOMAINS; d++) {
-        PyMemAllocatorEx ours = {(void *)(uintptr_t)d, guard_hook_malloc, guard_hook_calloc,
-                                 guard_hook_realloc, guard_hook_free};
-        PyMem_SetAllocator(doms[d], &ours);
-    }
+    static const PyMemAllocatorEx ours[PD_NDOMAINS] = {
+        {NULL, guard_malloc_raw, guard_calloc_raw, guard_realloc_raw, guard_free_raw},
+        {NULL, guard_malloc_mem, guard_calloc_mem, guard_realloc_mem, guard_free_mem},
+        {NULL, guard_malloc_obj, guard_calloc_obj, guard_realloc_obj, guard_free_obj},
+    };
+    for (int d = 0; d < PD_NDOMAINS; d++)
+        PyMem_SetAllocator(doms[d], (PyMemAllocatorEx *)&ours[d]);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     guard_only = 1;
 }
