@@ -365,14 +365,17 @@ static void format_a2l(char *raw, const char *fallback, char *out, size_t outlen
         snprintf(out + k, outlen - k, " [inlined %s (%s)]", lines[0], lines[1]);
 }
 
-/* A small cache: reports name the same sites again and again. */
-#define SYM_CACHE 256
-static struct { void *pc; char text[480]; } sym_cache[SYM_CACHE];
+/* A cache: reports name the same sites again and again, and one
+ * addr2line run on a large library with debug information takes most of a
+ * second.  Direct-mapped by a multiplicative hash (return addresses in
+ * different libraries share their low bits). */
+#define SYM_CACHE_BITS 12
+static struct { void *pc; char text[480]; } sym_cache[1 << SYM_CACHE_BITS];
 static pthread_mutex_t sym_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void pd_symbolize(void *pc, char *out, size_t outlen)
 {
-    size_t slot = ((uintptr_t)pc >> 2) % SYM_CACHE;
+    size_t slot = (size_t)(((uint64_t)(uintptr_t)pc * 0x9E3779B97F4A7C15ull) >> (64 - SYM_CACHE_BITS));
     int locked = pthread_mutex_trylock(&sym_lock) == 0;
     if (locked && sym_cache[slot].pc == pc) {
         snprintf(out, outlen, "%s", sym_cache[slot].text);
