@@ -7,6 +7,7 @@ real binary behind `python3`), time
     python -X tracemalloc        CPython's way of knowing where blocks come from
     python-debug                 our debug allocator (defaults)
     python-debug -X quarantine=0 the same without the quarantine
+    python-debug -X quarantine=4M with four times the default quarantine
     python-debug -X stacks=16    plus a full C backtrace per allocation
 each N times interleaved, keep the best, and print ratios to python plus
 peak RSS.  Benchmarks are not tests: nothing here asserts.
@@ -49,6 +50,7 @@ def modes(py):
         ("python -X tracemalloc", [py, "-X", "tracemalloc"], {}),
         ("python-debug", [FRONT, "--python", py], {}),
         ("python-debug quarantine=0", [FRONT, "--python", py, "-X", "quarantine=0"], {}),
+        ("python-debug quarantine=4M", [FRONT, "--python", py, "-X", "quarantine=4M"], {}),
         ("python-debug stacks=16", [FRONT, "--python", py, "-X", "stacks=16"], {}),
     ]
 

@@ -11,7 +11,6 @@
 #define _GNU_SOURCE
 #include "pd_core.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 
 #include "pd_guard.h"
 #include "pd_heap.h"
+#include "pd_lock.h"
 #include "pd_report.h"
 #include "pd_stack.h"
 #include "pd_sys.h"
@@ -35,7 +35,7 @@
 #define VALGRIND_MAKE_MEM_DEFINED(a, n) ((void)(a), (void)(n))
 #endif
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pd_lock lock = PD_LOCK_INIT;
 static pd_underlying under[PD_NDOMAINS];
 static pd_options opts = {.quarantine_bytes = 0, .report_fd = -1};
 static uint64_t next_serial = 1;
@@ -55,7 +55,12 @@ const pd_options *pd_core_options(void) { return &opts; }
 void pd_core_init(const pd_options *o)
 {
     opts = *o;
-    if (pd_heap_init(opts.heap_bytes) < 0) {
+    /* Address space may be capped (ulimit -v, or valgrind, which cannot
+     * map a shadow of 64 GiB): settle for less, down to 1 GiB. */
+    int r;
+    while ((r = pd_heap_init(opts.heap_bytes)) < 0 && opts.heap_bytes > ((size_t)1 << 30))
+        opts.heap_bytes /= 2;
+    if (r < 0) {
         static const char msg[] = "python-debug: cannot reserve address space for the debug heap\n";
         pd_sys_write(2, msg, sizeof msg - 1);
         abort();
@@ -78,23 +83,23 @@ void pd_core_set_underlying(pd_domain d, const pd_underlying *u) { under[d] = *u
 uint64_t pd_error_count(void) { return atomic_load(&errors); }
 int pd_core_is_aborting(void) { return atomic_load(&aborting); }
 
-void pd_core_atfork_prepare(void) { pthread_mutex_lock(&lock); }
-void pd_core_atfork_parent(void) { pthread_mutex_unlock(&lock); }
-void pd_core_atfork_child(void) { pthread_mutex_unlock(&lock); }
+void pd_core_atfork_prepare(void) { pd_lock_take(&lock); }
+void pd_core_atfork_parent(void) { pd_lock_give(&lock); }
+void pd_core_atfork_child(void) { pd_lock_give(&lock); }
 
 uint32_t pd_core_stack_put(const uintptr_t *words, int n)
 {
-    pthread_mutex_lock(&lock);
+    pd_lock_take(&lock);
     uint32_t id = pd_depot_put(words, n);
-    pthread_mutex_unlock(&lock);
+    pd_lock_give(&lock);
     return id;
 }
 
 int pd_core_stack_get(uint32_t id, uintptr_t *out, int max)
 {
-    pthread_mutex_lock(&lock);
+    pd_lock_take(&lock);
     int n = pd_depot_get(id, out, max);
-    pthread_mutex_unlock(&lock);
+    pd_lock_give(&lock);
     return n;
 }
 
@@ -130,14 +135,40 @@ static void bug_init(pd_bug *bug, pd_bug_kind kind, const char *api, const void 
 
 /* Damage scanning -------------------------------------------------------- */
 
+#define GUARD_WORD (0x0101010101010101ULL * PD_FILL_GUARD)
+#define FREED_WORD (0x0101010101010101ULL * PD_FILL_FREED)
+
+/* Whether all n bytes at p hold the pattern `pat` (a byte repeated):
+ * every free and every reuse of a slot asks this of guards and freed
+ * fills, so it ORs the differences a word at a time and tests once, the
+ * last word overlapping the one before when n is not a multiple of 8. */
+static inline __attribute__((always_inline)) int intact(const unsigned char *p, size_t n,
+                                                        uint64_t pat)
+{
+    uint64_t acc = 0, w;
+    if (__builtin_expect(n >= 8, 1)) {
+        for (size_t i = 0; i + 8 <= n; i += 8) {
+            memcpy(&w, p + i, 8);
+            acc |= w ^ pat;
+        }
+        memcpy(&w, p + n - 8, 8);
+        return (acc | (w ^ pat)) == 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        acc |= p[i] ^ (pat & 0xFF);
+    return acc == 0;
+}
+
 /* First run of bytes in [p, p+n) that differ from `want`; returns 0 when
- * all are intact.  Word-at-a-time on the aligned middle. */
+ * all are intact. */
 static int find_damage(const unsigned char *p, size_t n, unsigned char want,
                        size_t *off, size_t *len)
 {
     size_t i = 0;
     uint64_t pat;
     memset(&pat, want, sizeof pat);
+    if (intact(p, n, pat))
+        return 0;
     while (i < n && ((uintptr_t)(p + i) & 7))
         if (p[i] != want) goto found; else i++;
     for (; i + 8 <= n; i += 8) {
@@ -267,7 +298,19 @@ typedef struct {
     pd_entry *e;
     uintptr_t addr;
     size_t size;
+    size_t cost;  /* what it holds: see quar_cost */
 } quar_item;
+
+/* The memory a quarantined block keeps from use: its slot (front, user
+ * bytes, rear guard) and its registry entry.  The budget counts this, not
+ * the user bytes, because small blocks cost several times their size, and
+ * it is the whole of it that must stay in cache for the quarantine to be
+ * cheap: a slot handed out again is read (its freed fill verified) and
+ * written, and its entry too. */
+static size_t quar_cost(const pd_entry *e)
+{
+    return PD_FRONT + e->b.size + e->b.rear + sizeof(pd_entry);
+}
 
 static struct {
     quar_item *ring;
@@ -291,8 +334,9 @@ static void quar_push(pd_domain d, pd_entry *e)
     it->e = e;
     it->addr = e->b.addr;
     it->size = e->b.size;
+    it->cost = quar_cost(e);
     quar[d].count++;
-    quar[d].bytes += e->b.size;
+    quar[d].bytes += it->cost;
 }
 
 static quar_item quar_pop(pd_domain d)
@@ -300,7 +344,7 @@ static quar_item quar_pop(pd_domain d)
     quar_item it = quar[d].ring[quar[d].head];
     quar[d].head = (quar[d].head + 1) & (quar[d].cap - 1);
     quar[d].count--;
-    quar[d].bytes -= it.size;
+    quar[d].bytes -= it.cost;
     return it;
 }
 
@@ -322,6 +366,9 @@ static int freed_damage(const pd_block_info *b, evicted_bad *out)
     const unsigned char *user = (const unsigned char *)b->addr;
     size_t off, len;
     vg_open(b->addr, b->size, b->rear);
+    if (intact(user - PD_GUARD, PD_GUARD, GUARD_WORD) && intact(user, b->size, FREED_WORD) &&
+        intact(user + b->size, b->rear, GUARD_WORD))
+        return 0;
     if (find_damage(user, b->size, PD_FILL_FREED, &off, &len)) {
         out->off = (ptrdiff_t)off;
         out->expected = PD_FILL_FREED;
@@ -399,13 +446,13 @@ static uint64_t pending_serial;
 
 void pd_core_set_object_hooks(const pd_object_hooks *h)
 {
-    pthread_mutex_lock(&lock);
+    pd_lock_take(&lock);
     if (h)
         ohooks = *h;
     else
         memset(&ohooks, 0, sizeof ohooks);
     pending = NULL;
-    pthread_mutex_unlock(&lock);
+    pd_lock_give(&lock);
 }
 
 static void settle_pending(void)
@@ -461,14 +508,14 @@ void *pd_guarded_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
     pd_site s = *site;
     uintptr_t pcs[PD_STACK_MAX];
     int npcs = guard_stack(pcs);
-    pthread_mutex_lock(&lock);
+    pd_lock_take(&lock);
     if (pending && d != PD_RAW)
         settle_pending();
     pd_entry *e;
     void *user = pd_guard_alloc(n, zero, &e);
     if (user)
         stamp_live(e, d, n, &s, pcs, npcs);
-    pthread_mutex_unlock(&lock);
+    pd_lock_give(&lock);
     return user;
 }
 
@@ -481,23 +528,25 @@ void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
     int npcs, fresh = 0;
     take_stack(&s, pcs, &npcs);
 
-    pthread_mutex_lock(&lock);
+    pd_lock_take(&lock);
     if (pending && d != PD_RAW) /* GIL held: the hooks may touch Python state */
         settle_pending();
     pd_entry *e;
     size_t slack;
     unsigned char *user = pd_heap_alloc(n, &e, &slack, &fresh);
     if (user == NULL) {
-        pthread_mutex_unlock(&lock);
+        pd_lock_give(&lock);
         return NULL;
     }
     evicted_bad stale;
-    int stale_bad = e->b.state == PD_QUARANTINED && freed_damage(&e->b, &stale);
+    int reused = e->b.state == PD_QUARANTINED;
+    int stale_bad = reused && freed_damage(&e->b, &stale);
     e->b.addr = (uintptr_t)user;
     e->b.rear = (uint32_t)(slack < PD_REAR_MAX ? slack : PD_REAR_MAX);
     stamp_live(e, d, n, &s, pcs, npcs);
     vg_open((uintptr_t)user, n, e->b.rear);
-    memset(user - PD_GUARD, PD_FILL_GUARD, PD_GUARD);
+    if (!reused || stale_bad) /* a verified slot's front guard is intact */
+        memset(user - PD_GUARD, PD_FILL_GUARD, PD_GUARD);
     memset(user, zero ? 0 : PD_FILL_FRESH, n);
     memset(user + n, PD_FILL_GUARD, e->b.rear);
     vg_close((uintptr_t)user, n, e->b.rear, PD_LIVE);
@@ -505,7 +554,7 @@ void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
         VALGRIND_MAKE_MEM_UNDEFINED(user, n);
     if (fresh && arena_hook)
         arena_hook();
-    pthread_mutex_unlock(&lock);
+    pd_lock_give(&lock);
     if (stale_bad)
         report_evicted(&stale, 1, domain_apis[d]);
     return user;
@@ -582,6 +631,35 @@ static int unknown_pointer(pd_where w, const pd_block_info *inside, const void *
     return 0;
 }
 
+/* The serial cache ------------------------------------------------------
+ * Every allocation records the serial of the code object it was made in,
+ * and call-heavy code alternates between a few code objects, so the lock
+ * and the lookup are taken once per object, not per allocation.  A
+ * direct-mapped table read without the lock: each slot holds the object's
+ * address, its serial and a check word that is the two mixed, so a read
+ * torn by a concurrent fill is a miss, never a wrong serial.  Fills and
+ * invalidations happen under the core lock; an object-domain free clears
+ * the slots of the addresses an object in that block can have (see
+ * pd_serial_of), so a new object at a freed one's address is looked up
+ * afresh. */
+#define SERIAL_CACHE 256
+#define SERIAL_CHECK 0x9E3779B97F4A7C15ULL
+static struct {
+    _Atomic uintptr_t key;
+    _Atomic uint64_t serial, check;
+} serial_cache[SERIAL_CACHE];
+
+static size_t serial_slot(uintptr_t p) { return (p >> 4) & (SERIAL_CACHE - 1); }
+
+static void serial_forget_block(uintptr_t addr)
+{
+    for (uintptr_t p = addr; p <= addr + 32; p += 16) {
+        size_t i = serial_slot(p);
+        if (atomic_load_explicit(&serial_cache[i].key, memory_order_relaxed) == p)
+            atomic_store_explicit(&serial_cache[i].key, 0, memory_order_relaxed);
+    }
+}
+
 /* Freeing --------------------------------------------------------------- */
 
 #define EVICT_MAX 8
@@ -599,13 +677,8 @@ static void save_type_words(pd_block_info *b)
 static int guards_intact(const pd_block_info *b)
 {
     const unsigned char *user = (const unsigned char *)b->addr;
-    uint64_t w[2], pat;
-    memset(&pat, PD_FILL_GUARD, sizeof pat);
-    memcpy(w, user - PD_GUARD, PD_GUARD);
-    if ((w[0] != pat) | (w[1] != pat))
-        return 0;
-    size_t off, len;
-    return !find_damage(user + b->size, b->rear, PD_FILL_GUARD, &off, &len);
+    return intact(user - PD_GUARD, PD_GUARD, GUARD_WORD) &&
+           intact(user + b->size, b->rear, GUARD_WORD);
 }
 
 /* A block leaves the quarantine.  A small one goes back to its class
@@ -646,6 +719,8 @@ static void retire_common(pd_entry *e, pd_domain caller, const pd_site *s)
     if (d == PD_OBJ && caller != PD_RAW && ohooks.retire)
         ohooks.retire(&e->b);
     save_type_words(&e->b);
+    if (d == PD_OBJ)
+        serial_forget_block(e->b.addr);
     e->b.state = PD_QUARANTINED;
     e->b.free = *s;
 }
@@ -657,11 +732,9 @@ static int retire_locked(pd_entry *e, pd_domain caller, const pd_site *s,
     unsigned char *user = (unsigned char *)e->b.addr;
     vg_open(e->b.addr, e->b.size, e->b.rear);
     retire_common(e, caller, s);
+    /* The guards need no refill: every caller has checked them, and
+     * check_guards re-arms what it reported. */
     memset(user, PD_FILL_FREED, e->b.size);
-    /* Guard damage, if any, was reported already: re-arm the guards so the
-     * quarantine check reports only what happens from now on. */
-    memset(user - PD_GUARD, PD_FILL_GUARD, PD_GUARD);
-    memset(user + e->b.size, PD_FILL_GUARD, e->b.rear);
     /* Since 3.12 a subinterpreter may have its own obmalloc state; we no
      * longer free into it, but keep its blocks out of the main FIFOs so
      * eviction order stays per interpreter. */
@@ -718,12 +791,12 @@ static int check_known(pd_domain d, const pd_block_info *b, const void *p, const
  * under the lock, to be checked and reported on outside it). */
 static pd_where copy_block(uintptr_t p, pd_block_info *b)
 {
-    pthread_mutex_lock(&lock);
+    pd_lock_take(&lock);
     pd_entry *e = NULL;
     pd_where w = lookup_any(p, &e);
     if (e)
         *b = e->b;
-    pthread_mutex_unlock(&lock);
+    pd_lock_give(&lock);
     return w;
 }
 
@@ -743,7 +816,7 @@ static void guarded_free(pd_domain d, void *p, const pd_site *site)
     }
     if (!check_known(d, &b, p, api, "freed", PD_BUG_DOUBLE_FREE, site))
         return;
-    pthread_mutex_lock(&lock);
+    pd_lock_take(&lock);
     pd_entry *e;
     if (pd_guard_lookup((uintptr_t)p, &e) == PD_EXACT && e->b.state == PD_LIVE &&
         e->b.serial == b.serial) {
@@ -752,7 +825,7 @@ static void guarded_free(pd_domain d, void *p, const pd_site *site)
         retire_common(e, d, &s);
         pd_guard_release(e);
     }
-    pthread_mutex_unlock(&lock);
+    pd_lock_give(&lock);
 }
 
 void pd_free(pd_domain d, void *p, const pd_site *site)
@@ -770,7 +843,7 @@ void pd_free(pd_domain d, void *p, const pd_site *site)
     take_stack(&s, pcs, &npcs);
     evicted_bad damaged[EVICT_MAX];
 
-    pthread_mutex_lock(&lock);
+    pd_lock_take(&lock);
     pd_entry *e = NULL;
     pd_where w = pd_heap_lookup((uintptr_t)p, &e);
     if (w == PD_EXACT && e->b.state == PD_LIVE && e->b.domain == d && !opts.valgrind &&
@@ -779,27 +852,27 @@ void pd_free(pd_domain d, void *p, const pd_site *site)
         if (npcs)
             s.stack = pd_depot_put(pcs, npcs);
         int n = retire_locked(e, d, &s, damaged, EVICT_MAX);
-        pthread_mutex_unlock(&lock);
+        pd_lock_give(&lock);
         report_evicted(damaged, n, api);
         return;
     }
     pd_block_info b;
     if (e)
         b = e->b;
-    pthread_mutex_unlock(&lock);
+    pd_lock_give(&lock);
 
     if (w != PD_EXACT) {
         if (unknown_pointer(w, &b, p, api, site)) {
-            pthread_mutex_lock(&lock);
+            pd_lock_take(&lock);
             stats.dom[d].foreign_frees++;
-            pthread_mutex_unlock(&lock);
+            pd_lock_give(&lock);
             under[d].free(under[d].ctx, p);
         }
         return;
     }
     if (!check_known(d, &b, p, api, "freed", PD_BUG_DOUBLE_FREE, site))
         return; /* continue: drop the second free */
-    pthread_mutex_lock(&lock);
+    pd_lock_take(&lock);
     int n = 0;
     /* Still the same live block (no other thread freed it meanwhile)? */
     if (pd_heap_lookup((uintptr_t)p, &e) == PD_EXACT && e->b.state == PD_LIVE &&
@@ -808,7 +881,7 @@ void pd_free(pd_domain d, void *p, const pd_site *site)
             s.stack = pd_depot_put(pcs, npcs);
         n = retire_locked(e, d, &s, damaged, EVICT_MAX);
     }
-    pthread_mutex_unlock(&lock);
+    pd_lock_give(&lock);
     report_evicted(damaged, n, api);
 }
 
@@ -843,7 +916,7 @@ void *pd_realloc(pd_domain d, void *p, size_t n, const pd_site *site)
     pd_site fs = *site;
     uintptr_t pcs[PD_STACK_MAX];
     int npcs = pd_guard_owns((uintptr_t)p) ? guard_stack(pcs) : 0;
-    pthread_mutex_lock(&lock);
+    pd_lock_take(&lock);
     stats.dom[b.domain].reallocs++;
     if (lookup_any((uintptr_t)p, &e) == PD_EXACT && e->b.state == PD_LIVE &&
         e->b.serial == b.serial) {
@@ -856,7 +929,7 @@ void *pd_realloc(pd_domain d, void *p, size_t n, const pd_site *site)
             nd = retire_locked(e, d, site, damaged, EVICT_MAX);
         }
     }
-    pthread_mutex_unlock(&lock);
+    pd_lock_give(&lock);
     report_evicted(damaged, nd, api);
     return q;
 }
@@ -865,26 +938,26 @@ void *pd_realloc(pd_domain d, void *p, size_t n, const pd_site *site)
 
 int pd_find_block(uintptr_t addr, int interior, pd_block_info *out)
 {
-    pthread_mutex_lock(&lock);
+    pd_lock_take(&lock);
     pd_entry *e;
     pd_where w = lookup_any(addr, &e);
     int found = w == PD_EXACT || (interior && w == PD_INTERIOR);
     if (found)
         *out = e->b;
-    pthread_mutex_unlock(&lock);
+    pd_lock_give(&lock);
     return found;
 }
 
 int pd_find_block_try(uintptr_t addr, pd_block_info *out)
 {
-    if (pthread_mutex_trylock(&lock) != 0)
+    if (!pd_lock_try(&lock))
         return 0;
     pd_entry *e;
     pd_where w = lookup_any(addr, &e);
     int found = w == PD_EXACT || w == PD_INTERIOR;
     if (found)
         *out = e->b;
-    pthread_mutex_unlock(&lock);
+    pd_lock_give(&lock);
     return found;
 }
 
@@ -893,7 +966,7 @@ uint64_t pd_serial_of(const void *p)
     /* An object may sit behind a GC header (16 bytes) or a GC header and a
      * pre-header (32 bytes) in its block. */
     uint64_t s = 0;
-    pthread_mutex_lock(&lock);
+    pd_lock_take(&lock);
     pd_entry *e;
     pd_where w = lookup_any((uintptr_t)p, &e);
     if ((w == PD_EXACT || w == PD_INTERIOR) && e->b.state == PD_LIVE) {
@@ -901,20 +974,47 @@ uint64_t pd_serial_of(const void *p)
         if (back == 0 || back == 16 || back == 32)
             s = e->b.serial;
     }
-    pthread_mutex_unlock(&lock);
+    pd_lock_give(&lock);
     return s;
+}
+
+static __attribute__((noinline)) uint64_t serial_fill(const void *p, size_t i)
+{
+    uintptr_t k = (uintptr_t)p;
+    uint64_t s = pd_serial_of(p);
+    if (s != 0) {
+        pd_lock_take(&lock);
+        atomic_store_explicit(&serial_cache[i].key, 0, memory_order_relaxed);
+        atomic_store_explicit(&serial_cache[i].serial, s, memory_order_relaxed);
+        atomic_store_explicit(&serial_cache[i].check, s ^ k ^ SERIAL_CHECK, memory_order_relaxed);
+        atomic_store_explicit(&serial_cache[i].key, k, memory_order_release);
+        pd_lock_give(&lock);
+    }
+    return s;
+}
+
+uint64_t pd_serial_of_cached(const void *p)
+{
+    uintptr_t k = (uintptr_t)p;
+    size_t i = serial_slot(k);
+    uintptr_t key = atomic_load_explicit(&serial_cache[i].key, memory_order_acquire);
+    uint64_t s = atomic_load_explicit(&serial_cache[i].serial, memory_order_relaxed);
+    uint64_t c = atomic_load_explicit(&serial_cache[i].check, memory_order_relaxed);
+    if (key == k && k != 0 && c == (s ^ k ^ SERIAL_CHECK))
+        return s;
+    return serial_fill(p, i);
 }
 
 int pd_live_block(const void *p, size_t *size, int *domain)
 {
-    pthread_mutex_lock(&lock);
+    pd_lock_take(&lock);
     pd_entry *e;
     int live = lookup_any((uintptr_t)p, &e) == PD_EXACT && e->b.state == PD_LIVE;
     if (live) {
         *size = e->b.size;
         *domain = e->b.domain;
     }
-    pthread_mutex_unlock(&lock);
+    pd_lock_give(&lock);
     return live;
 }
 
@@ -923,13 +1023,13 @@ int pd_live_block(const void *p, size_t *size, int *domain)
 static size_t recheck(const pd_block_info *seen)
 {
     pd_block_info b;
-    pthread_mutex_lock(&lock);
+    pd_lock_take(&lock);
     pd_entry *e;
     int same = lookup_any(seen->addr, &e) == PD_EXACT && e->b.serial == seen->serial &&
                e->b.state == seen->state;
     if (same)
         b = e->b;
-    pthread_mutex_unlock(&lock);
+    pd_lock_give(&lock);
     if (!same)
         return 0;
     return (size_t)(b.state == PD_LIVE ? check_guards(&b, "pydebug.check_heap", NULL)
@@ -961,7 +1061,7 @@ size_t pd_check_heap(void)
     do {
         pd_block_info bad[512];
         int nbad = 0;
-        pthread_mutex_lock(&lock);
+        pd_lock_take(&lock);
         int n = pd_heap_walk(&cursor, chunk, 512);
         for (int k = 0; k < n; k++) {
             const pd_block_info *b = &chunk[k];
@@ -974,16 +1074,16 @@ size_t pd_check_heap(void)
             if (!ok)
                 bad[nbad++] = *b;
         }
-        pthread_mutex_unlock(&lock);
+        pd_lock_give(&lock);
         for (int k = 0; k < nbad; k++)
             damaged += recheck(&bad[k]);
     } while (cursor != 0);
     /* Guarded blocks: the guard bytes around the live ones (a freed one's
      * slot cannot be touched without a fault). */
     guard_check gc = {.n = 0};
-    pthread_mutex_lock(&lock);
+    pd_lock_take(&lock);
     pd_guard_visit(guard_check_one, &gc);
-    pthread_mutex_unlock(&lock);
+    pd_lock_give(&lock);
     for (int k = 0; k < gc.n; k++)
         damaged += recheck(&gc.bad[k]);
     return damaged;
@@ -1005,19 +1105,19 @@ static void visit_one(pd_entry *e, void *arg)
 void pd_visit_live(pd_domain d, pd_visit_fn fn, void *arg)
 {
     visit_ctx c = {d, fn, arg};
-    pthread_mutex_lock(&lock);
+    pd_lock_take(&lock);
     if (pending)
         settle_pending();
     pd_guard_visit(visit_one, &c);
     pd_heap_visit(visit_one, &c);
-    pthread_mutex_unlock(&lock);
+    pd_lock_give(&lock);
 }
 
 uint64_t pd_next_serial(void)
 {
-    pthread_mutex_lock(&lock);
+    pd_lock_take(&lock);
     uint64_t s = next_serial;
-    pthread_mutex_unlock(&lock);
+    pd_lock_give(&lock);
     return s;
 }
 
@@ -1032,7 +1132,7 @@ const pd_block_info *pd_locked_find(uintptr_t addr)
 
 void pd_get_stats(pd_stats *out)
 {
-    pthread_mutex_lock(&lock);
+    pd_lock_take(&lock);
     *out = stats;
     out->quarantine_blocks = 0;
     out->quarantine_bytes = 0;
@@ -1043,7 +1143,7 @@ void pd_get_stats(pd_stats *out)
     out->quarantine_limit = opts.quarantine_bytes;
     uint64_t lb, lbytes;
     pd_heap_totals(&out->arenas, &out->heap_bytes, &lb, &lbytes, &out->registry_bytes);
-    pthread_mutex_unlock(&lock);
+    pd_lock_give(&lock);
     out->errors = atomic_load(&errors);
     pd_guard_stats g;
     pd_guard_get_stats(&g);
@@ -1057,8 +1157,8 @@ void pd_get_stats(pd_stats *out)
 
 int pd_core_classes(pd_class_stats *out, int max)
 {
-    pthread_mutex_lock(&lock);
+    pd_lock_take(&lock);
     int n = pd_heap_classes(out, max);
-    pthread_mutex_unlock(&lock);
+    pd_lock_give(&lock);
     return n;
 }

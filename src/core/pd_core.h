@@ -20,9 +20,9 @@
  * about it.
  *
  * Threads: every entry point may be called from any thread, with or without
- * the GIL.  One mutex protects the registry, the quarantine and the stack
- * depot.  Nothing here allocates through the hooks it implements: our
- * tables live in memory mapped with mmap().
+ * the GIL.  One lock (pd_lock.h) protects the registry, the quarantine and
+ * the stack depot.  Nothing here allocates through the hooks it implements:
+ * our tables live in memory mapped with mmap().
  */
 #ifndef PD_CORE_H
 #define PD_CORE_H
@@ -92,7 +92,7 @@ typedef enum {
 } pd_on_error;
 
 typedef struct {
-    size_t quarantine_bytes; /* 0 disables the quarantine */
+    size_t quarantine_bytes; /* per domain, slots and entries; 0 = none */
     int stacks;              /* frames of C backtrace per site, 0 = off */
     pd_on_error on_error;
     int report_fd;           /* JSON lines, -1 = none */
@@ -167,6 +167,9 @@ uint32_t pd_core_stack_put(const uintptr_t *words, int n);
 /* Serial of the live block holding the object at p (at its start or
  * behind a GC header), 0 when there is none. */
 uint64_t pd_serial_of(const void *p);
+/* The same through a small cache, for objects asked about again and again
+ * (code objects, at every allocation). */
+uint64_t pd_serial_of_cached(const void *p);
 /* The serial the next block will get: blocks with serials at or above it
  * were allocated after this call. */
 uint64_t pd_next_serial(void);

@@ -21,6 +21,7 @@ typedef struct {
     uint32_t back;       /* SLAB_CONT: distance to the span's head */
     uint32_t nslabs;     /* SLAB_LARGE: span length */
     uint32_t slot_size;
+    uint32_t slot_inv;   /* SLAB_SMALL: 2^32 / slot_size, rounded up (see slot_index) */
     uint32_t nslots;
     uint32_t next_free;  /* SLAB_LARGE on the free-span list: next head + 1 */
     pd_entry *meta;
@@ -72,8 +73,10 @@ int pd_heap_init(size_t reserve_bytes)
     size_t nslabs = reserve >> SLAB_SHIFT;
     void *d = mmap(NULL, nslabs * sizeof(slab_desc), PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (d == MAP_FAILED)
+    if (d == MAP_FAILED) {
+        munmap(p, reserve);
         return -1;
+    }
     slabs = d;
     build_classes();
     return 0;
@@ -107,6 +110,16 @@ static uintptr_t slab_base(const slab_desc *d)
     return heap_lo + ((uintptr_t)(d - slabs) << SLAB_SHIFT);
 }
 
+/* The slot an offset into a small slab falls in, by a multiply: a division
+ * on every allocation and free cost more than the rest of the lookup.  With
+ * offsets below 2^16 and the reciprocal rounded up, the error stays under
+ * 2^-16, too little to carry past a slot boundary (checked for every class
+ * and offset when the classes were chosen). */
+static uint32_t slot_index(const slab_desc *d, uintptr_t off)
+{
+    return (uint32_t)(((uint64_t)off * d->slot_inv) >> 32);
+}
+
 static void push_free(int c, uintptr_t slot)
 {
     if (free_slots[c].n == free_slots[c].cap) {
@@ -128,6 +141,7 @@ static int new_slab(int c, int *fresh_arena)
     d->kind = SLAB_SMALL;
     d->cls = (uint8_t)c;
     d->slot_size = class_size[c];
+    d->slot_inv = (uint32_t)((((uint64_t)1 << 32) / class_size[c]) + 1);
     d->nslots = (uint32_t)(SLAB_SIZE / class_size[c]);
     size_t mb = d->nslots * sizeof(pd_entry);
     d->meta = pd_sys_map(mb);
@@ -140,17 +154,15 @@ static int new_slab(int c, int *fresh_arena)
     return 0;
 }
 
-static void *alloc_small(size_t total, pd_entry **entry, int *fresh_arena)
+static void *alloc_small(int c, pd_entry **entry, int *fresh_arena)
 {
-    int c = class_of_16th[(total + 15) / 16];
     if (free_slots[c].n == 0 && new_slab(c, fresh_arena) < 0)
         return NULL;
     void *slot = (void *)free_slots[c].v[--free_slots[c].n];
     class_avail[c]--;
     class_in_use[c]++;
     slab_desc *d = desc_of((uintptr_t)slot);
-    uint32_t i = (uint32_t)(((uintptr_t)slot - slab_base(d)) / d->slot_size);
-    *entry = &d->meta[i];
+    *entry = &d->meta[slot_index(d, (uintptr_t)slot - slab_base(d))];
     return slot;
 }
 
@@ -200,8 +212,9 @@ void *pd_heap_alloc(size_t n, pd_entry **entry, size_t *slack, int *fresh_arena)
     size_t slot_size;
     unsigned char *slot;
     if (total <= MAX_SMALL) {
-        slot = alloc_small(total, entry, fresh_arena);
-        slot_size = class_size[class_of_16th[(total + 15) / 16]];
+        int c = class_of_16th[(total + 15) / 16];
+        slot = alloc_small(c, entry, fresh_arena);
+        slot_size = class_size[c];
     } else {
         slot = alloc_large(total, entry, fresh_arena);
         slot_size = ((total + SLAB_SIZE - 1) >> SLAB_SHIFT) << SLAB_SHIFT;
@@ -247,7 +260,7 @@ pd_where pd_heap_lookup(uintptr_t p, pd_entry **entry)
     slab_desc *d = desc_of(p);
     pd_entry *e;
     if (d->kind == SLAB_SMALL) {
-        uint32_t i = (uint32_t)((p - slab_base(d)) / d->slot_size);
+        uint32_t i = slot_index(d, p - slab_base(d));
         if (i >= d->nslots)
             return PD_NO_BLOCK;
         e = &d->meta[i];

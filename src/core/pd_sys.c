@@ -54,11 +54,12 @@ void pd_sys_write(int fd, const char *buf, size_t len)
     }
 }
 
-unsigned pd_sys_tid(void)
+_Thread_local unsigned pd_sys_tid_cached;
+
+unsigned pd_sys_tid_assign(void)
 {
     static atomic_uint next = 1;
-    static _Thread_local unsigned tid;
-    if (tid == 0)
-        tid = atomic_fetch_add(&next, 1);
-    return tid;
+    if (pd_sys_tid_cached == 0)
+        pd_sys_tid_cached = atomic_fetch_add(&next, 1);
+    return pd_sys_tid_cached;
 }

@@ -14,7 +14,14 @@ void pd_sys_unmap(void *p, size_t bytes);
 void *pd_sys_grow(void *p, size_t old_bytes, size_t new_bytes);
 /* write() all of buf to fd, retrying on EINTR; async-signal-safe. */
 void pd_sys_write(int fd, const char *buf, size_t len);
-/* Small thread number (1, 2, ...) cached per thread. */
-unsigned pd_sys_tid(void);
+/* Small thread number (1, 2, ...) cached per thread; inline because every
+ * allocation and free records it. */
+extern _Thread_local unsigned pd_sys_tid_cached;
+unsigned pd_sys_tid_assign(void);
+static inline unsigned pd_sys_tid(void)
+{
+    unsigned t = pd_sys_tid_cached;
+    return t ? t : pd_sys_tid_assign();
+}
 
 #endif

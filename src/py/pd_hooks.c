@@ -160,7 +160,7 @@ int pd_config_parse(pd_config *cfg, int argc, char **argv)
     memset(cfg, 0, sizeof *cfg);
     cfg->enabled = 1;
     cfg->crash = 1;
-    cfg->core.quarantine_bytes = 4u << 20;
+    cfg->core.quarantine_bytes = 1u << 20;
     cfg->core.report_fd = -1;
     cfg->core.on_error = PD_ON_ERROR_ABORT;
     const char *ms = getenv("PYTHONMALLOCSTATS");

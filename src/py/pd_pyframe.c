@@ -15,6 +15,7 @@
 #include "pd_iframe.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,8 +40,22 @@ static PyThreadState *own_tstate(void)
 #elif PY_VERSION_HEX >= 0x030C0000
     return _PyThreadState_UncheckedGet();
 #else
+    /* The GIL holder's, when that is this thread (almost always, outside
+     * the raw domain), spares a pthread_getspecific per allocation. */
+    PyThreadState *ts = _PyThreadState_GET();
+    if (ts != NULL && ts->thread_id == (unsigned long)pthread_self())
+        return ts;
     return PyGILState_GetThisThreadState();
 #endif
+}
+
+/* The main interpreter, asked once: it never changes. */
+static PyInterpreterState *main_interp(void)
+{
+    static PyInterpreterState *main;
+    if (main == NULL)
+        main = PyInterpreterState_Main();
+    return main;
 }
 
 static _PyInterpreterFrame *top_frame(PyThreadState *ts)
@@ -67,11 +82,6 @@ static int frame_offset(_PyInterpreterFrame *f)
     return _PyInterpreterFrame_LASTI(f) * (int)sizeof(_Py_CODEUNIT);
 }
 
-/* Per-thread cache of the code object's block serial: a registry lookup
- * costs a lock and a probe, and consecutive allocations come from the same
- * code far more often than not. */
-static _Thread_local PyCodeObject *cached_code;
-static _Thread_local uint64_t cached_serial;
 
 void pd_py_capture(pd_site *s)
 {
@@ -82,17 +92,13 @@ void pd_py_capture(pd_site *s)
     PyThreadState *ts = own_tstate();
     if (ts == NULL)
         return;
-    s->subinterp = ts->interp != PyInterpreterState_Main();
+    s->subinterp = ts->interp != main_interp();
     for (_PyInterpreterFrame *f = top_frame(ts); f != NULL; f = f->previous) {
         if (!frame_visible(f))
             continue;
         PyCodeObject *co = pd_iframe_code(f);
-        if (co != cached_code) {
-            cached_code = co;
-            cached_serial = pd_serial_of(co);
-        }
         s->code = co;
-        s->code_serial = cached_serial;
+        s->code_serial = pd_serial_of_cached(co);
         s->lasti = frame_offset(f);
         return;
     }
@@ -109,7 +115,7 @@ int pd_py_capture_stack(uintptr_t *words, int max_frames)
             continue;
         PyCodeObject *co = pd_iframe_code(f);
         words[3 * n] = (uintptr_t)co;
-        words[3 * n + 1] = (uintptr_t)pd_serial_of(co);
+        words[3 * n + 1] = (uintptr_t)pd_serial_of_cached(co);
         words[3 * n + 2] = (uintptr_t)frame_offset(f);
         n++;
     }
