@@ -305,7 +305,7 @@ static void pd_hook_free(void *ctx, void *p)
 
 /* -X guard with -X malloc=off: the guarded pool over the interpreter's own
  * allocators.  An allocation not sampled, and a block not in the pool,
- * cost a decrement or two comparisons and a call: the sampled path is
+ * cost a decrement or two comparisons and a jump: the sampled path is
  * kept out of line so the common one needs no stack frame to speak of.
  *
  * pymalloc hands blocks over 512 bytes to the raw domain and frees them
