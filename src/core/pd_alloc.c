@@ -732,14 +732,17 @@ static int retire_locked(pd_entry *e, pd_domain caller, const pd_site *s,
     unsigned char *user = (unsigned char *)e->b.addr;
     vg_open(e->b.addr, e->b.size, e->b.rear);
     retire_common(e, caller, s);
-    /* The guards need no refill: every caller has checked them, and
-     * check_guards re-arms what it reported. */
-    memset(user, PD_FILL_FREED, e->b.size);
     /* Since 3.12 a subinterpreter may have its own obmalloc state; we no
      * longer free into it, but keep its blocks out of the main FIFOs so
      * eviction order stays per interpreter. */
-    if (opts.quarantine_bytes == 0 || e->b.size > opts.quarantine_bytes / 4 ||
-        (s->subinterp && d != PD_RAW)) {
+    int keep = opts.quarantine_bytes != 0 && e->b.size <= opts.quarantine_bytes / 4 &&
+               !(s->subinterp && d != PD_RAW);
+    /* The freed fill; the guards need none (every caller has checked them,
+     * and check_guards re-arms what it reported).  A large block let go at
+     * once gets none either: its pages go straight back to the kernel. */
+    if (keep || !pd_heap_is_large(e->b.addr))
+        memset(user, PD_FILL_FREED, e->b.size);
+    if (!keep) {
         uintptr_t addr = e->b.addr;
         size_t size = e->b.size, rear = e->b.rear;
         pd_heap_release(e, addr);
