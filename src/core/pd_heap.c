@@ -113,11 +113,27 @@ static uintptr_t slab_base(const slab_desc *d)
 /* The slot an offset into a small slab falls in, by a multiply: a division
  * on every allocation and free cost more than the rest of the lookup.  With
  * offsets below 2^16 and the reciprocal rounded up, the error stays under
- * 2^-16, too little to carry past a slot boundary (checked for every class
- * and offset when the classes were chosen). */
+ * 2^-16, too little to carry past a slot boundary (pd_heap_check_index
+ * tries every class and offset). */
+static uint32_t reciprocal(uint32_t slot_size)
+{
+    return (uint32_t)((((uint64_t)1 << 32) / slot_size) + 1);
+}
+
 static uint32_t slot_index(const slab_desc *d, uintptr_t off)
 {
     return (uint32_t)(((uint64_t)off * d->slot_inv) >> 32);
+}
+
+int pd_heap_check_index(void)
+{
+    int bad = 0;
+    for (int c = 0; c < nclasses; c++) {
+        slab_desc d = {.slot_size = class_size[c], .slot_inv = reciprocal(class_size[c])};
+        for (uintptr_t off = 0; off < SLAB_SIZE; off++)
+            bad += slot_index(&d, off) != off / class_size[c];
+    }
+    return bad;
 }
 
 static void push_free(int c, uintptr_t slot)
@@ -141,7 +157,7 @@ static int new_slab(int c, int *fresh_arena)
     d->kind = SLAB_SMALL;
     d->cls = (uint8_t)c;
     d->slot_size = class_size[c];
-    d->slot_inv = (uint32_t)((((uint64_t)1 << 32) / class_size[c]) + 1);
+    d->slot_inv = reciprocal(class_size[c]);
     d->nslots = (uint32_t)(SLAB_SIZE / class_size[c]);
     size_t mb = d->nslots * sizeof(pd_entry);
     d->meta = pd_sys_map(mb);

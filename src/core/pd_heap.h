@@ -57,6 +57,9 @@ typedef enum { PD_NOT_OURS = 0, PD_EXACT, PD_INTERIOR, PD_NO_BLOCK } pd_where;
 /* Where p is: outside the heap, the user pointer of a block in use (live
  * or quarantined), inside one, or in heap memory holding no block. */
 pd_where pd_heap_lookup(uintptr_t p, pd_entry **entry);
+/* For the unit tests: how many (class, offset) pairs the multiply that
+ * finds a slot's index gets wrong; 0 is the only right answer. */
+int pd_heap_check_index(void);
 
 /* Visit every entry in use, in address order, starting at *cursor (0 at
  * first); stops after max entries; returns how many were copied; *cursor

@@ -88,6 +88,14 @@ static void test_heap(void)
     expect("");
 }
 
+/* The slot index is computed by a multiply (pd_heap.c): exact for every
+ * size class at every offset in a slab, or interior pointers would find
+ * the wrong block. */
+static void test_slot_index(void)
+{
+    CHECK(pd_heap_check_index() == 0);
+}
+
 static void test_clean(void)
 {
     for (int d = 0; d < PD_NDOMAINS; d++) {
@@ -596,6 +604,7 @@ int main(void)
         pd_core_set_underlying((pd_domain)d, &u);
 
     test_heap();
+    test_slot_index();
     test_clean();
     test_bugs();
     test_quarantine_eviction_detects();
