@@ -23,7 +23,7 @@ C_LEAKS = {
 }
 CLEAN = ["test_ok_new_reference", "test_ok_error_path", "test_ok_container_insert",
          "test_ok_extra_return", "test_ok_leaked_key", "test_ok_dealloc",
-         "test_cache_fills_while_warming_up"]
+         "test_cache_fills_while_warming_up", "test_ok_harness_growth"]
 
 
 def run_plugin(py, venv_python, ext_dir, tmp_path, *extra):

@@ -1,6 +1,9 @@
 """A test suite for the leak hunter's own tests: each test calls one
 function of the compiled extension pdleaky (six ways C code leaks, their
-clean twins, a cache that fills while warming up) or leaks in Python."""
+clean twins, a cache that fills while warming up) or leaks in Python, and
+one clean test does what once made the harness itself grow."""
+import warnings
+
 import pytest
 
 import pdleaky
@@ -64,3 +67,27 @@ def test_cache_fills_while_warming_up():
 
 def test_python_level_leak():
     _hoard.append(bytearray(b"kept"))
+
+
+@pytest.fixture(scope="session")
+def _session_resource():
+    return object()
+
+
+@pytest.fixture
+def _per_test(_session_resource):
+    return [_session_resource]
+
+
+def test_ok_harness_growth(_per_test):
+    """Clean, and does what made the plugin's own harness grow once: a
+    function fixture set up on a session one (pytest leaves a finalizer
+    on the session fixture each run), a warning shown every time (pytest's
+    capture kept every run's), and a lookup of an attribute name no class
+    has (before 3.12 the type cache keeps the name string where no walk
+    sees it).  Undoing any one of the plugin's three fixes makes this test
+    leak."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # not once per location: every run
+        warnings.warn("a warning every run", UserWarning)
+    assert getattr(int, "no_such_attribute_%d" % len(_per_test), None) is None
