@@ -86,7 +86,7 @@ def test_ok_harness_growth(_per_test):
     capture kept every run's), and a lookup of an attribute name no class
     has (before 3.12 the type cache keeps the name string where no walk
     sees it).  Undoing any one of the plugin's three fixes makes this test
-    leak."""
+    leak (the type cache's on 3.11)."""
     with warnings.catch_warnings():
         warnings.simplefilter("always")  # not once per location: every run
         warnings.warn("a warning every run", UserWarning)
