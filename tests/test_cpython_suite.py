@@ -12,6 +12,11 @@ from conftest import FRONT
 
 MODULES = ["test_list", "test_dict", "test_set", "test_json", "test_re",
            "test_pickle", "test_threading"]
+# Left out of both runs: CPython's own tests that can hang whoever runs them.
+# test_print_exception_gh_102056 spins forever now and then under plain
+# 3.12.1 (interrupt_main lands in a deep recursion under except*): on
+# 2026-11-23 it held a CI run's plain-python baseline for 37 minutes.
+HANGS = ["test_print_exception_gh_102056"]
 
 
 def _test_package_dir(py):
@@ -29,7 +34,8 @@ def _test_dir_or_skip(py):
 
 def _same_as_python(py, tmp_path, mods, *xopts):
     def regrtest(*front):
-        r = subprocess.run([*front, "-m", "test", "-v", *mods], capture_output=True,
+        ignore = [a for name in HANGS for a in ("--ignore", name)]
+        r = subprocess.run([*front, "-m", "test", "-v", *ignore, *mods], capture_output=True,
                            text=True, timeout=3600, cwd=tmp_path)
         failed = sorted(l.split(" ... ")[0] for l in r.stdout.splitlines()
                         if l.endswith(" ... FAIL") or l.endswith(" ... ERROR"))
