@@ -57,6 +57,11 @@ typedef enum { PD_NOT_OURS = 0, PD_EXACT, PD_INTERIOR, PD_NO_BLOCK } pd_where;
 /* Where p is: outside the heap, the user pointer of a block in use (live
  * or quarantined), inside one, or in heap memory holding no block. */
 pd_where pd_heap_lookup(uintptr_t p, pd_entry **entry);
+/* Start loading the entry of the block at p (a pointer about to be
+ * freed), if it is a small block of ours: the caller then does other work
+ * (capturing the free's site) while the entry, most likely cold, arrives.
+ * Reads nothing but our own tables. */
+void pd_heap_prefetch(uintptr_t p);
 /* For the unit tests: how many (class, offset) pairs the multiply that
  * finds a slot's index gets wrong; 0 is the only right answer. */
 int pd_heap_check_index(void);

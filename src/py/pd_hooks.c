@@ -296,6 +296,7 @@ static void pd_hook_free(void *ctx, void *p)
 {
     if (p == NULL)
         return;
+    pd_heap_prefetch((uintptr_t)p); /* its entry arrives while we capture */
     pd_site s;
     SITE(s);
     if (pd_guard_owns((uintptr_t)p))
