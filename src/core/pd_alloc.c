@@ -631,35 +631,6 @@ static int unknown_pointer(pd_where w, const pd_block_info *inside, const void *
     return 0;
 }
 
-/* The serial cache ------------------------------------------------------
- * Every allocation records the serial of the code object it was made in,
- * and call-heavy code alternates between a few code objects, so the lock
- * and the lookup are taken once per object, not per allocation.  A
- * direct-mapped table read without the lock: each slot holds the object's
- * address, its serial and a check word that is the two mixed, so a read
- * torn by a concurrent fill is a miss, never a wrong serial.  Fills and
- * invalidations happen under the core lock; an object-domain free clears
- * the slots of the addresses an object in that block can have (see
- * pd_serial_of), so a new object at a freed one's address is looked up
- * afresh. */
-#define SERIAL_CACHE 256
-#define SERIAL_CHECK 0x9E3779B97F4A7C15ULL
-static struct {
-    _Atomic uintptr_t key;
-    _Atomic uint64_t serial, check;
-} serial_cache[SERIAL_CACHE];
-
-static size_t serial_slot(uintptr_t p) { return (p >> 4) & (SERIAL_CACHE - 1); }
-
-static void serial_forget_block(uintptr_t addr)
-{
-    for (uintptr_t p = addr; p <= addr + 32; p += 16) {
-        size_t i = serial_slot(p);
-        if (atomic_load_explicit(&serial_cache[i].key, memory_order_relaxed) == p)
-            atomic_store_explicit(&serial_cache[i].key, 0, memory_order_relaxed);
-    }
-}
-
 /* Freeing --------------------------------------------------------------- */
 
 #define EVICT_MAX 8
@@ -719,8 +690,6 @@ static void retire_common(pd_entry *e, pd_domain caller, const pd_site *s)
     if (d == PD_OBJ && caller != PD_RAW && ohooks.retire)
         ohooks.retire(&e->b);
     save_type_words(&e->b);
-    if (d == PD_OBJ)
-        serial_forget_block(e->b.addr);
     e->b.state = PD_QUARANTINED;
     e->b.free = *s;
 }
@@ -981,31 +950,43 @@ uint64_t pd_serial_of(const void *p)
     return s;
 }
 
-static __attribute__((noinline)) uint64_t serial_fill(const void *p, size_t i)
-{
-    uintptr_t k = (uintptr_t)p;
-    uint64_t s = pd_serial_of(p);
-    if (s != 0) {
-        pd_lock_take(&lock);
-        atomic_store_explicit(&serial_cache[i].key, 0, memory_order_relaxed);
-        atomic_store_explicit(&serial_cache[i].serial, s, memory_order_relaxed);
-        atomic_store_explicit(&serial_cache[i].check, s ^ k ^ SERIAL_CHECK, memory_order_relaxed);
-        atomic_store_explicit(&serial_cache[i].key, k, memory_order_release);
-        pd_lock_give(&lock);
-    }
-    return s;
-}
+/* A heap address always leads to the same entry (slabs keep their class
+ * for good, a large span its head), so each thread remembers the entries
+ * of the last objects it asked about, and reads the serial and state
+ * there again on each question: no invalidation is needed when a block
+ * dies and another takes its slot.  An address outside both the heap and
+ * the guarded pool is never ours: it is remembered with an entry that
+ * holds no block. */
+#define LIVE_CACHE 16
+static const pd_entry not_ours;
+static _Thread_local struct {
+    uintptr_t key;
+    const pd_entry *e;
+} live_cache[LIVE_CACHE];
 
-uint64_t pd_serial_of_cached(const void *p)
+uint64_t pd_serial_of_live(const void *p)
 {
     uintptr_t k = (uintptr_t)p;
-    size_t i = serial_slot(k);
-    uintptr_t key = atomic_load_explicit(&serial_cache[i].key, memory_order_acquire);
-    uint64_t s = atomic_load_explicit(&serial_cache[i].serial, memory_order_relaxed);
-    uint64_t c = atomic_load_explicit(&serial_cache[i].check, memory_order_relaxed);
-    if (key == k && k != 0 && c == (s ^ k ^ SERIAL_CHECK))
-        return s;
-    return serial_fill(p, i);
+    size_t i = (size_t)((k * 0x9E3779B97F4A7C15ULL) >> 60);
+    const pd_entry *e = live_cache[i].e;
+    if (live_cache[i].key != k || e == NULL) {
+        if (pd_guard_owns(k))
+            return pd_serial_of(p);
+        pd_entry *found;
+        pd_where w = pd_heap_lookup(k, &found);
+        if (w == PD_NOT_OURS)
+            e = &not_ours;
+        else if (w == PD_EXACT || w == PD_INTERIOR)
+            e = found;
+        else
+            return 0;
+        live_cache[i].key = k;
+        live_cache[i].e = e;
+    }
+    uintptr_t back = k - e->b.addr;
+    if (e->b.state != PD_LIVE || (back != 0 && back != 16 && back != 32))
+        return 0;
+    return e->b.serial;
 }
 
 int pd_live_block(const void *p, size_t *size, int *domain)

@@ -167,9 +167,11 @@ uint32_t pd_core_stack_put(const uintptr_t *words, int n);
 /* Serial of the live block holding the object at p (at its start or
  * behind a GC header), 0 when there is none. */
 uint64_t pd_serial_of(const void *p);
-/* The same through a small cache, for objects asked about again and again
- * (code objects, at every allocation). */
-uint64_t pd_serial_of_cached(const void *p);
+/* The same without the lock, for an object the caller knows stays alive
+ * while it asks (a code object its own thread is running, at every
+ * allocation): that block's entry cannot change meanwhile, and the tables
+ * that lead to it were written before the object was handed out. */
+uint64_t pd_serial_of_live(const void *p);
 /* The serial the next block will get: blocks with serials at or above it
  * were allocated after this call. */
 uint64_t pd_next_serial(void);

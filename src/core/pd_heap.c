@@ -95,7 +95,7 @@ static uintptr_t take_slabs(size_t n, int *fresh_arena)
         *fresh_arena = 1;
     }
     uintptr_t p = heap_lo + bump;
-    bump += need;
+    __atomic_store_n(&bump, bump + need, __ATOMIC_RELAXED); /* read unlocked: see pd_heap_lookup */
     return p;
 }
 
@@ -294,7 +294,7 @@ pd_where pd_heap_lookup(uintptr_t p, pd_entry **entry)
 {
     if (p < heap_lo || p - heap_lo >= reserve)
         return PD_NOT_OURS;
-    if (p - heap_lo >= bump)
+    if (p - heap_lo >= __atomic_load_n(&bump, __ATOMIC_RELAXED))
         return PD_NO_BLOCK;
     slab_desc *d = desc_of(p);
     pd_entry *e;
@@ -316,7 +316,7 @@ pd_where pd_heap_lookup(uintptr_t p, pd_entry **entry)
 
 void pd_heap_prefetch(uintptr_t p)
 {
-    if (p < heap_lo || p - heap_lo >= bump)
+    if (p < heap_lo || p - heap_lo >= __atomic_load_n(&bump, __ATOMIC_RELAXED))
         return;
     slab_desc *d = desc_of(p);
     if (d->kind != SLAB_SMALL)

@@ -18,7 +18,7 @@
  * the slots, so wild writes into the heap cannot corrupt them.
  *
  * Not thread-safe by itself: pd_alloc.c holds the core lock around every
- * call. */
+ * call, but pd_heap_prefetch and the lookup of a block known to stay live. */
 #ifndef PD_HEAP_H
 #define PD_HEAP_H
 
@@ -55,7 +55,10 @@ int pd_heap_is_large(uintptr_t addr);
 typedef enum { PD_NOT_OURS = 0, PD_EXACT, PD_INTERIOR, PD_NO_BLOCK } pd_where;
 
 /* Where p is: outside the heap, the user pointer of a block in use (live
- * or quarantined), inside one, or in heap memory holding no block. */
+ * or quarantined), inside one, or in heap memory holding no block.  Safe
+ * without the lock for a block that stays live meanwhile: the slab tables
+ * leading to its entry were written before it was handed out, and the
+ * heap's top is read atomically. */
 pd_where pd_heap_lookup(uintptr_t p, pd_entry **entry);
 /* Start loading the entry of the block at p (a pointer about to be
  * freed), if it is a small block of ours: the caller then does other work

@@ -135,6 +135,7 @@ typedef struct {
 } pd_ranges;
 
 static _Atomic(pd_ranges *) ranges;
+int pd_have_user_modules;
 
 typedef struct {
     pd_range tmp[512];
@@ -186,6 +187,7 @@ void pd_modules_refresh(int (*is_system)(const char *path))
         }
     }
     atomic_store_explicit(&ranges, r, memory_order_release);
+    __atomic_store_n(&pd_have_user_modules, r->user_hi != 0, __ATOMIC_RELAXED);
 }
 
 /* The user range holding pc, or NULL. */

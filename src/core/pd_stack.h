@@ -34,6 +34,13 @@ int pd_depot_get(uint32_t id, uintptr_t *out, int max);
  * dlopen/dlclose; safe against concurrent scans. */
 void pd_modules_refresh(int (*is_system)(const char *path));
 int pd_pc_is_user(uintptr_t pc);
+/* Whether any user module is loaded at all: when none is, every
+ * allocation skips the two questions above. */
+extern int pd_have_user_modules; /* __atomic_* access only */
+static inline int pd_stack_have_user(void)
+{
+    return __atomic_load_n(&pd_have_user_modules, __ATOMIC_RELAXED);
+}
 
 /* The first user code address found in the stack words above `from`
  * (a frame address of the caller), 0 if none within the window. */

@@ -215,7 +215,9 @@ done:
 static void capture(pd_site *s, void *ret, const void *sp)
 {
     s->pc = ret;
-    s->user_pc = pd_pc_is_user((uintptr_t)ret) ? ret : pd_stack_scan_user(sp);
+    s->user_pc = NULL;
+    if (pd_stack_have_user())
+        s->user_pc = pd_pc_is_user((uintptr_t)ret) ? ret : pd_stack_scan_user(sp);
     s->stack = 0;
     s->pystack = 0;
     s->tid = pd_sys_tid();

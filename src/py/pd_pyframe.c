@@ -98,7 +98,7 @@ void pd_py_capture(pd_site *s)
             continue;
         PyCodeObject *co = pd_iframe_code(f);
         s->code = co;
-        s->code_serial = pd_serial_of_cached(co);
+        s->code_serial = pd_serial_of_live(co);
         s->lasti = frame_offset(f);
         return;
     }
@@ -115,7 +115,7 @@ int pd_py_capture_stack(uintptr_t *words, int max_frames)
             continue;
         PyCodeObject *co = pd_iframe_code(f);
         words[3 * n] = (uintptr_t)co;
-        words[3 * n + 1] = (uintptr_t)pd_serial_of_cached(co);
+        words[3 * n + 1] = (uintptr_t)pd_serial_of_live(co);
         words[3 * n + 2] = (uintptr_t)frame_offset(f);
         n++;
     }

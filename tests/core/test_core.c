@@ -248,19 +248,27 @@ static void test_lock_excludes(void)
     pd_lock_give(&test_lock);
 }
 
-/* The serial cache forgets an object-domain block when it is freed: a
- * stale answer would tie a new code object to a dead one's serial. */
-static void test_serial_cache(void)
+/* The serial a capture records for a code object comes from its entry,
+ * read without the lock: the block's own serial, behind a GC header or a
+ * pre-header too, never another block's and never a freed one's. */
+static void test_serial_of_live(void)
 {
     char *p = pd_malloc(PD_OBJ, 64, 0, &site0);
+    char *q = pd_malloc(PD_OBJ, 64, 0, &site0);
     uint64_t s = pd_serial_of(p);
     CHECK(s != 0);
-    CHECK(pd_serial_of_cached(p) == s);
-    CHECK(pd_serial_of_cached(p) == s); /* from the cache */
-    CHECK(pd_serial_of_cached(p + 16) == s); /* behind a GC header */
+    CHECK(pd_serial_of(q) == s + 1);
+    CHECK(pd_serial_of_live(p) == s);
+    CHECK(pd_serial_of_live(p + 16) == s); /* behind a GC header */
+    CHECK(pd_serial_of_live(p + 32) == s); /* and a pre-header */
+    CHECK(pd_serial_of_live(p + 8) == 0);  /* not where an object starts */
+    CHECK(pd_serial_of_live(q) == s + 1);
+    static char outside[64];
+    CHECK(pd_serial_of_live(outside) == 0);
     pd_free(PD_OBJ, p, &site0);
-    CHECK(pd_serial_of_cached(p) == 0);
-    CHECK(pd_serial_of_cached(p + 16) == 0);
+    CHECK(pd_serial_of_live(p) == 0);
+    CHECK(pd_serial_of_live(p + 16) == 0);
+    pd_free(PD_OBJ, q, &site0);
     expect("");
 }
 
@@ -610,7 +618,7 @@ int main(void)
     test_quarantine_eviction_detects();
     test_threads();
     test_lock_excludes();
-    test_serial_cache();
+    test_serial_of_live();
     test_counts();
     test_object_events();
     test_tsc();
