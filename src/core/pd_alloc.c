@@ -673,9 +673,6 @@ static int evict_one(pd_domain d, evicted_bad *damaged)
     return bad ? 2 : 1;
 }
 
-/* Fill, stamp and quarantine a live block (lock held); evict what no
- * longer fits.  Returns how many evicted blocks were damaged (copied to
- * `damaged` for reporting). */
 /* What every free does to a live block's entry (lock held, its bytes still
  * readable): counts, object events, the type words, state and site. */
 static void retire_common(pd_entry *e, pd_domain caller, const pd_site *s)
@@ -694,6 +691,9 @@ static void retire_common(pd_entry *e, pd_domain caller, const pd_site *s)
     e->b.free = *s;
 }
 
+/* Fill, stamp and quarantine a live block (lock held); evict what no
+ * longer fits.  Returns how many evicted blocks were damaged (copied to
+ * `damaged` for reporting). */
 static int retire_locked(pd_entry *e, pd_domain caller, const pd_site *s,
                          evicted_bad *damaged, int max)
 {
