@@ -358,30 +358,29 @@ typedef struct {
     unsigned char expected;
 } evicted_bad;
 
-/* Has a freed block been written to since it was filled?  Copies the
- * first damage out for a report made after the lock is dropped.  Lock
- * held. */
-static int freed_damage(const pd_block_info *b, evicted_bad *out)
+/* Has the freed block at addr been written to since it was filled?
+ * Copies the first damage out for a report made after the lock is dropped
+ * (the caller adds the block: out->b).  Lock held. */
+static int freed_damage(uintptr_t addr, size_t size, size_t rear, evicted_bad *out)
 {
-    const unsigned char *user = (const unsigned char *)b->addr;
+    const unsigned char *user = (const unsigned char *)addr;
     size_t off, len;
-    vg_open(b->addr, b->size, b->rear);
-    if (intact(user - PD_GUARD, PD_GUARD, GUARD_WORD) && intact(user, b->size, FREED_WORD) &&
-        intact(user + b->size, b->rear, GUARD_WORD))
+    vg_open(addr, size, rear);
+    if (intact(user - PD_GUARD, PD_GUARD, GUARD_WORD) && intact(user, size, FREED_WORD) &&
+        intact(user + size, rear, GUARD_WORD))
         return 0;
-    if (find_damage(user, b->size, PD_FILL_FREED, &off, &len)) {
+    if (find_damage(user, size, PD_FILL_FREED, &off, &len)) {
         out->off = (ptrdiff_t)off;
         out->expected = PD_FILL_FREED;
     } else if (find_damage(user - PD_GUARD, PD_GUARD, PD_FILL_GUARD, &off, &len)) {
         out->off = (ptrdiff_t)off - PD_GUARD;
         out->expected = PD_FILL_GUARD;
-    } else if (find_damage(user + b->size, b->rear, PD_FILL_GUARD, &off, &len)) {
-        out->off = (ptrdiff_t)(b->size + off);
+    } else if (find_damage(user + size, rear, PD_FILL_GUARD, &off, &len)) {
+        out->off = (ptrdiff_t)(size + off);
         out->expected = PD_FILL_GUARD;
     } else {
         return 0;
     }
-    out->b = *b;
     out->len = len;
     out->nfound = len < sizeof out->found ? len : sizeof out->found;
     memcpy(out->found, user + out->off, out->nfound);
@@ -415,8 +414,9 @@ static void report_evicted(const evicted_bad *v, int n, const char *api)
 static int check_freed(const pd_block_info *b, const char *api)
 {
     evicted_bad v;
-    int bad = freed_damage(b, &v);
+    int bad = freed_damage(b->addr, b->size, b->rear, &v);
     if (bad) {
+        v.b = *b;
         report_freed_damage(&v, api, "");
         unsigned char *user = (unsigned char *)b->addr;
         memset(user - PD_GUARD, PD_FILL_GUARD, PD_GUARD);
@@ -459,8 +459,12 @@ static void settle_pending(void)
 {
     pd_entry *e = pending;
     pending = NULL;
-    if (e && e->b.state == PD_LIVE && e->b.serial == pending_serial && ohooks.born)
-        ohooks.born(&e->b);
+    if (e && e->b.state == PD_LIVE && e->b.serial == pending_serial && ohooks.born) {
+        pd_block_info b;
+        pd_entry_info(e, &b);
+        ohooks.born(&b);
+        e->b.otype = b.otype; /* what the hook counted it under */
+    }
 }
 
 /* Called (lock held) when the heap committed a new arena. */
@@ -478,7 +482,7 @@ static void stamp_live(pd_entry *e, pd_domain d, size_t n, pd_site *s, const uin
     e->b.serial = next_serial++;
     e->b.domain = (uint8_t)d;
     e->b.state = PD_LIVE;
-    e->b.alloc = *s;
+    e->alloc = *s;
     e->b.otype = 0;
     if (d == PD_OBJ && ohooks.born) {
         pending = e;
@@ -540,7 +544,9 @@ void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
     }
     evicted_bad stale;
     int reused = e->b.state == PD_QUARANTINED;
-    int stale_bad = reused && freed_damage(&e->b, &stale);
+    int stale_bad = reused && freed_damage(e->b.addr, e->b.size, e->b.rear, &stale);
+    if (stale_bad)
+        pd_entry_info(e, &stale.b); /* before it is stamped anew */
     e->b.addr = (uintptr_t)user;
     e->b.rear = (uint32_t)(slack < PD_REAR_MAX ? slack : PD_REAR_MAX);
     stamp_live(e, d, n, &s, pcs, npcs);
@@ -635,7 +641,7 @@ static int unknown_pointer(pd_where w, const pd_block_info *inside, const void *
 
 #define EVICT_MAX 8
 
-static void save_type_words(pd_block_info *b)
+static void save_type_words(pd_entry_core *b)
 {
     if (b->domain != PD_OBJ)
         return;
@@ -645,11 +651,10 @@ static void save_type_words(pd_block_info *b)
             memcpy(&b->type_words[i], user + 16 * i + 8, sizeof b->type_words[i]);
 }
 
-static int guards_intact(const pd_block_info *b)
+static int guards_intact(uintptr_t addr, size_t size, size_t rear)
 {
-    const unsigned char *user = (const unsigned char *)b->addr;
-    return intact(user - PD_GUARD, PD_GUARD, GUARD_WORD) &&
-           intact(user + b->size, b->rear, GUARD_WORD);
+    const unsigned char *user = (const unsigned char *)addr;
+    return intact(user - PD_GUARD, PD_GUARD, GUARD_WORD) && intact(user + size, rear, GUARD_WORD);
 }
 
 /* A block leaves the quarantine.  A small one goes back to its class
@@ -662,11 +667,13 @@ static int evict_one(pd_domain d, evicted_bad *damaged)
         return 0;
     quar_item it = quar_pop(d);
     pd_entry *old = it.e;
-    if (!pd_heap_is_large(it.addr)) {
+    if (!pd_heap_is_large(it.size)) {
         pd_heap_release(old, it.addr);
         return 1;
     }
-    int bad = freed_damage(&old->b, damaged);
+    int bad = freed_damage(old->b.addr, old->b.size, old->b.rear, damaged);
+    if (bad)
+        pd_entry_info(old, &damaged->b);
     size_t rear = old->b.rear;
     pd_heap_release(old, it.addr);
     vg_close(it.addr, it.size, rear, 0);
@@ -684,11 +691,14 @@ static void retire_common(pd_entry *e, pd_domain caller, const pd_site *s)
     ds->bytes -= e->b.size;
     if (pending && caller != PD_RAW)
         settle_pending();
-    if (d == PD_OBJ && caller != PD_RAW && ohooks.retire)
-        ohooks.retire(&e->b);
+    if (d == PD_OBJ && caller != PD_RAW && ohooks.retire) {
+        pd_block_info b;
+        pd_entry_info(e, &b);
+        ohooks.retire(&b);
+    }
     save_type_words(&e->b);
     e->b.state = PD_QUARANTINED;
-    e->b.free = *s;
+    e->free = *s;
 }
 
 /* Fill, stamp and quarantine a live block (lock held); evict what no
@@ -709,7 +719,7 @@ static int retire_locked(pd_entry *e, pd_domain caller, const pd_site *s,
     /* The freed fill; the guards need none (every caller has checked them,
      * and check_guards re-arms what it reported).  A large block let go at
      * once gets none either: its pages go straight back to the kernel. */
-    if (keep || !pd_heap_is_large(e->b.addr))
+    if (keep || !pd_heap_is_large(e->b.size))
         memset(user, PD_FILL_FREED, e->b.size);
     if (!keep) {
         uintptr_t addr = e->b.addr;
@@ -767,7 +777,7 @@ static pd_where copy_block(uintptr_t p, pd_block_info *b)
     pd_entry *e = NULL;
     pd_where w = lookup_any(p, &e);
     if (e)
-        *b = e->b;
+        pd_entry_info(e, b);
     pd_lock_give(&lock);
     return w;
 }
@@ -819,7 +829,7 @@ void pd_free(pd_domain d, void *p, const pd_site *site)
     pd_entry *e = NULL;
     pd_where w = pd_heap_lookup((uintptr_t)p, &e);
     if (w == PD_EXACT && e->b.state == PD_LIVE && e->b.domain == d && !opts.valgrind &&
-        guards_intact(&e->b)) {
+        guards_intact(e->b.addr, e->b.size, e->b.rear)) {
         /* The common case, under one lock. */
         if (npcs)
             s.stack = pd_depot_put(pcs, npcs);
@@ -830,7 +840,7 @@ void pd_free(pd_domain d, void *p, const pd_site *site)
     }
     pd_block_info b;
     if (e)
-        b = e->b;
+        pd_entry_info(e, &b);
     pd_lock_give(&lock);
 
     if (w != PD_EXACT) {
@@ -915,7 +925,7 @@ int pd_find_block(uintptr_t addr, int interior, pd_block_info *out)
     pd_where w = lookup_any(addr, &e);
     int found = w == PD_EXACT || (interior && w == PD_INTERIOR);
     if (found)
-        *out = e->b;
+        pd_entry_info(e, out);
     pd_lock_give(&lock);
     return found;
 }
@@ -928,7 +938,7 @@ int pd_find_block_try(uintptr_t addr, pd_block_info *out)
     pd_where w = lookup_any(addr, &e);
     int found = w == PD_EXACT || w == PD_INTERIOR;
     if (found)
-        *out = e->b;
+        pd_entry_info(e, out);
     pd_lock_give(&lock);
     return found;
 }
@@ -1012,7 +1022,7 @@ static size_t recheck(const pd_block_info *seen)
     int same = lookup_any(seen->addr, &e) == PD_EXACT && e->b.serial == seen->serial &&
                e->b.state == seen->state;
     if (same)
-        b = e->b;
+        pd_entry_info(e, &b);
     pd_lock_give(&lock);
     if (!same)
         return 0;
@@ -1031,8 +1041,11 @@ static void guard_check_one(pd_entry *e, void *arg)
     ptrdiff_t off;
     size_t len, nfound;
     unsigned char found[16];
-    if (e->b.state == PD_LIVE && gc->n < 64 && pd_guard_damage(&e->b, &off, &len, found, &nfound))
-        gc->bad[gc->n++] = e->b;
+    if (e->b.state != PD_LIVE || gc->n >= 64)
+        return;
+    pd_entry_info(e, &gc->bad[gc->n]);
+    if (pd_guard_damage(&gc->bad[gc->n], &off, &len, found, &nfound))
+        gc->n++;
 }
 
 size_t pd_check_heap(void)
@@ -1052,7 +1065,7 @@ size_t pd_check_heap(void)
             const unsigned char *user = (const unsigned char *)b->addr;
             size_t off, len;
             vg_open(b->addr, b->size, b->rear);
-            int ok = guards_intact(b) &&
+            int ok = guards_intact(b->addr, b->size, b->rear) &&
                      (b->state == PD_LIVE || !find_damage(user, b->size, PD_FILL_FREED, &off, &len));
             vg_close(b->addr, b->size, b->rear, b->state);
             if (!ok)
@@ -1082,8 +1095,11 @@ typedef struct {
 static void visit_one(pd_entry *e, void *arg)
 {
     visit_ctx *c = arg;
-    if (e->b.state == PD_LIVE && e->b.domain == c->d)
-        c->fn(&e->b, c->arg);
+    if (e->b.state == PD_LIVE && e->b.domain == c->d) {
+        pd_block_info b;
+        pd_entry_info(e, &b);
+        c->fn(&b, c->arg);
+    }
 }
 
 void pd_visit_live(pd_domain d, pd_visit_fn fn, void *arg)
@@ -1105,13 +1121,15 @@ uint64_t pd_next_serial(void)
     return s;
 }
 
-const pd_block_info *pd_locked_find(uintptr_t addr)
+int pd_locked_find(uintptr_t addr, pd_block_info *out)
 {
     pd_entry *e;
     pd_where w = lookup_any(addr, &e);
-    if ((w == PD_EXACT || w == PD_INTERIOR) && e->b.state == PD_LIVE)
-        return &e->b;
-    return NULL;
+    if ((w == PD_EXACT || w == PD_INTERIOR) && e->b.state == PD_LIVE) {
+        pd_entry_info(e, out);
+        return 1;
+    }
+    return 0;
 }
 
 void pd_get_stats(pd_stats *out)

@@ -143,9 +143,9 @@ int pd_find_block_try(uintptr_t addr, pd_block_info *out);
  * call into the core only through pd_locked_find. */
 typedef void (*pd_visit_fn)(pd_block_info *b, void *arg);
 void pd_visit_live(pd_domain d, pd_visit_fn fn, void *arg);
-/* Inside a visit or an object hook: the live block holding addr (interior
- * pointers too), or NULL. */
-const pd_block_info *pd_locked_find(uintptr_t addr);
+/* Inside a visit or an object hook: copies the live block holding addr
+ * (interior pointers too) to *out and returns 1, or returns 0. */
+int pd_locked_find(uintptr_t addr, pd_block_info *out);
 
 /* Object events ------------------------------------------------------------
  * For per-type counts on interpreters with no exact tracer.  `born` is

@@ -304,26 +304,26 @@ int pd_guard_classify(uintptr_t addr, pd_guard_fault *out)
     out->page = base + idx * page;
     out->kind = PD_GUARD_WILD;
     if (idx % 2 == 1) {
-        const pd_block_info *b = &entries[(idx - 1) / 2].b;
-        if (b->state == PD_QUARANTINED) {
+        const pd_entry *e = &entries[(idx - 1) / 2];
+        if (e->b.state == PD_QUARANTINED) {
             out->kind = PD_GUARD_USE_AFTER_FREE;
-            out->block = *b;
-            out->offset = (ptrdiff_t)(addr - b->addr);
+            pd_entry_info(e, &out->block);
+            out->offset = (ptrdiff_t)(addr - e->b.addr);
         }
         return 1;
     }
     /* A guard page: past the end of the block on its left, or before the
      * start of the block on its right, whichever is nearer. */
-    const pd_block_info *left = idx >= 2 ? &entries[idx / 2 - 1].b : NULL;
-    const pd_block_info *right = idx / 2 < nslots ? &entries[idx / 2].b : NULL;
-    uintptr_t dl = left && left->state ? addr - (left->addr + left->size) : UINTPTR_MAX;
-    uintptr_t dr = right && right->state ? right->addr - addr : UINTPTR_MAX;
+    const pd_entry *left = idx >= 2 ? &entries[idx / 2 - 1] : NULL;
+    const pd_entry *right = idx / 2 < nslots ? &entries[idx / 2] : NULL;
+    uintptr_t dl = left && left->b.state ? addr - (left->b.addr + left->b.size) : UINTPTR_MAX;
+    uintptr_t dr = right && right->b.state ? right->b.addr - addr : UINTPTR_MAX;
     if (dl == UINTPTR_MAX && dr == UINTPTR_MAX)
         return 1;
-    const pd_block_info *b = dl <= dr ? left : right;
+    const pd_entry *e = dl <= dr ? left : right;
     out->kind = dl <= dr ? PD_GUARD_OVERFLOW : PD_GUARD_UNDERFLOW;
-    out->block = *b;
-    out->offset = (ptrdiff_t)(addr - b->addr);
+    pd_entry_info(e, &out->block);
+    out->offset = (ptrdiff_t)(addr - e->b.addr);
     return 1;
 }
 

@@ -10,7 +10,7 @@
 #define SLAB_SHIFT 16
 #define SLAB_SIZE ((size_t)1 << SLAB_SHIFT)
 #define ARENA_SIZE ((size_t)1 << 20)
-#define MAX_SMALL 32768
+#define MAX_SMALL PD_MAX_SMALL
 #define NCLASSES 48
 
 enum { SLAB_UNUSED = 0, SLAB_SMALL, SLAB_LARGE, SLAB_CONT };
@@ -34,10 +34,15 @@ static slab_desc *slabs;
 static uint32_t class_size[NCLASSES];
 static int nclasses;
 static uint8_t class_of_16th[MAX_SMALL / 16 + 1]; /* (total+15)/16 -> class */
-/* Free slots of each class: a stack of pointers kept apart from the slots,
- * so giving a slot back does not touch its (by then cold) memory. */
+/* Free slots of each class: a stack of (slot, entry) kept apart from the
+ * slots, so giving a slot back does not touch its (by then cold) memory,
+ * and taking one, or looking at the next one, needs no arithmetic. */
+typedef struct {
+    uintptr_t slot;
+    pd_entry *e;
+} free_slot;
 static struct {
-    uintptr_t *v;
+    free_slot *v;
     size_t n, cap;
 } free_slots[NCLASSES];
 static uint32_t class_slabs[NCLASSES];
@@ -136,16 +141,16 @@ int pd_heap_check_index(void)
     return bad;
 }
 
-static void push_free(int c, uintptr_t slot)
+static void push_free(int c, uintptr_t slot, pd_entry *e)
 {
     if (free_slots[c].n == free_slots[c].cap) {
         size_t ncap = free_slots[c].cap ? free_slots[c].cap * 2 : 4096;
-        free_slots[c].v = pd_sys_grow(free_slots[c].v, free_slots[c].cap * sizeof(uintptr_t),
-                                      ncap * sizeof(uintptr_t));
-        meta_bytes += (ncap - free_slots[c].cap) * sizeof(uintptr_t);
+        free_slots[c].v = pd_sys_grow(free_slots[c].v, free_slots[c].cap * sizeof(free_slot),
+                                      ncap * sizeof(free_slot));
+        meta_bytes += (ncap - free_slots[c].cap) * sizeof(free_slot);
         free_slots[c].cap = ncap;
     }
-    free_slots[c].v[free_slots[c].n++] = slot;
+    free_slots[c].v[free_slots[c].n++] = (free_slot){slot, e};
 }
 
 static int new_slab(int c, int *fresh_arena)
@@ -164,7 +169,7 @@ static int new_slab(int c, int *fresh_arena)
     meta_bytes += mb;
     /* Push in reverse so the lowest slot is handed out first. */
     for (uint32_t i = d->nslots; i-- > 0;)
-        push_free(c, base + (uintptr_t)i * d->slot_size);
+        push_free(c, base + (uintptr_t)i * d->slot_size, &d->meta[i]);
     class_slabs[c]++;
     class_avail[c] += d->nslots;
     return 0;
@@ -175,34 +180,25 @@ static int new_slab(int c, int *fresh_arena)
  * quarantine has gone cold, and both are read (its entry's state, its
  * freed fill) and written when it is handed out; between two allocations
  * of a class the interpreter usually runs long enough to hide the miss. */
-static inline void prefetch_entry(const pd_entry *entry)
+static inline void prefetch_slot(const free_slot *f, uint32_t size)
 {
-    const char *e = (const char *)entry;
-    for (size_t off = 0; off < sizeof(pd_entry); off += 64)
-        __builtin_prefetch(e + off, 1);
-    __builtin_prefetch(e + sizeof(pd_entry) - 1, 1);
-}
-
-static inline void prefetch_slot(uintptr_t slot, uint32_t size)
-{
-    slab_desc *d = desc_of(slot);
     for (uint32_t off = 0; off < size && off < 256; off += 64)
-        __builtin_prefetch((const char *)slot + off, 1);
-    prefetch_entry(&d->meta[slot_index(d, slot - slab_base(d))]);
+        __builtin_prefetch((const char *)f->slot + off, 1);
+    __builtin_prefetch(&f->e->b, 1);
+    __builtin_prefetch(&f->e->alloc, 1);
 }
 
 static void *alloc_small(int c, pd_entry **entry, int *fresh_arena)
 {
     if (free_slots[c].n == 0 && new_slab(c, fresh_arena) < 0)
         return NULL;
-    void *slot = (void *)free_slots[c].v[--free_slots[c].n];
+    free_slot f = free_slots[c].v[--free_slots[c].n];
     class_avail[c]--;
     class_in_use[c]++;
-    slab_desc *d = desc_of((uintptr_t)slot);
-    *entry = &d->meta[slot_index(d, (uintptr_t)slot - slab_base(d))];
+    *entry = f.e;
     if (free_slots[c].n)
-        prefetch_slot(free_slots[c].v[free_slots[c].n - 1], class_size[c]);
-    return slot;
+        prefetch_slot(&free_slots[c].v[free_slots[c].n - 1], class_size[c]);
+    return (void *)f.slot;
 }
 
 static void *alloc_large(size_t total, pd_entry **entry, int *fresh_arena)
@@ -250,7 +246,7 @@ void *pd_heap_alloc(size_t n, pd_entry **entry, size_t *slack, int *fresh_arena)
     size_t total = PD_FRONT + n + PD_GUARD;
     size_t slot_size;
     unsigned char *slot;
-    if (total <= MAX_SMALL) {
+    if (!pd_heap_is_large(n)) {
         int c = class_of_16th[(total + 15) / 16];
         slot = alloc_small(c, entry, fresh_arena);
         slot_size = class_size[c];
@@ -271,7 +267,7 @@ void pd_heap_release(pd_entry *e, uintptr_t addr)
     if (d->kind == SLAB_SMALL) {
         /* The entry keeps its facts (state included) until the slot is
          * handed out again: see pd_heap.h. */
-        push_free(d->cls, slot);
+        push_free(d->cls, slot, e);
         class_in_use[d->cls]--;
         class_avail[d->cls]++;
         return;
@@ -283,11 +279,6 @@ void pd_heap_release(pd_entry *e, uintptr_t addr)
     large_bytes -= (uint64_t)d->nslabs << SLAB_SHIFT;
     d->next_free = large_free_head;
     large_free_head = (uint32_t)(d - slabs) + 1;
-}
-
-int pd_heap_is_large(uintptr_t addr)
-{
-    return desc_of(addr - PD_FRONT)->kind == SLAB_LARGE;
 }
 
 pd_where pd_heap_lookup(uintptr_t p, pd_entry **entry)
@@ -322,8 +313,10 @@ void pd_heap_prefetch(uintptr_t p)
     if (d->kind != SLAB_SMALL)
         return;
     uint32_t i = slot_index(d, p - slab_base(d));
-    if (i < d->nslots)
-        prefetch_entry(&d->meta[i]);
+    if (i < d->nslots) {
+        __builtin_prefetch(&d->meta[i].b, 1);
+        __builtin_prefetch(&d->meta[i].free, 1);
+    }
 }
 
 int pd_heap_walk(uint64_t *cursor, pd_block_info *out, int max)
@@ -341,7 +334,7 @@ int pd_heap_walk(uint64_t *cursor, pd_block_info *out, int max)
                 return n;
             }
             if (d->meta[i].b.state != 0)
-                out[n++] = d->meta[i].b;
+                pd_entry_info(&d->meta[i], &out[n++]);
         }
     }
     *cursor = 0;

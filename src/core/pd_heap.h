@@ -26,9 +26,42 @@
 
 #define PD_FRONT 32 /* slot start -> user pointer */
 
+/* A block's registry entry: three cache lines, so that what every
+ * allocation and free reads sits in one.  The first holds the facts the
+ * checks need (b.state == 0: the slot is free); the sites, written once
+ * each and read only by reports, have a line apiece.  pd_entry_info puts
+ * the three together as the pd_block_info reports take. */
+typedef struct {
+    uintptr_t addr;
+    size_t size;
+    uint64_t serial;
+    uint8_t domain;
+    uint8_t state;
+    uint32_t rear;
+    uintptr_t type_words[3]; /* see pd_block_info */
+    uintptr_t otype;
+} pd_entry_core;
+
 typedef struct pd_entry {
-    pd_block_info b;        /* b.state == 0: slot is free */
+    _Alignas(64) pd_entry_core b;
+    _Alignas(64) pd_site alloc;
+    _Alignas(64) pd_site free;
 } pd_entry;
+
+static inline void pd_entry_info(const pd_entry *e, pd_block_info *out)
+{
+    out->addr = e->b.addr;
+    out->size = e->b.size;
+    out->serial = e->b.serial;
+    out->domain = e->b.domain;
+    out->state = e->b.state;
+    out->rear = e->b.rear;
+    out->alloc = e->alloc;
+    out->free = e->free;
+    for (int i = 0; i < 3; i++)
+        out->type_words[i] = e->b.type_words[i];
+    out->otype = e->b.otype;
+}
 
 /* Reserve the heap.  Returns 0, or -1 if the range cannot be reserved. */
 int pd_heap_init(size_t reserve_bytes);
@@ -47,10 +80,13 @@ void *pd_heap_alloc(size_t n, pd_entry **entry, size_t *slack, int *fresh_arena)
  * while that memory is being touched anyway.  A large block's entry is
  * cleared (its pages go back to the kernel, verified before). */
 void pd_heap_release(pd_entry *e, uintptr_t addr); /* addr: e's user pointer */
-/* Whether the block at user pointer addr is large (released verified, not
- * on reuse).  Takes the address, not the entry: callers have it at hand
- * and the entry is likely cold. */
-int pd_heap_is_large(uintptr_t addr);
+/* Whether a block of n user bytes is large: it has a span of its own,
+ * released verified (its pages go back to the kernel), not on reuse. */
+#define PD_MAX_SMALL 32768
+static inline int pd_heap_is_large(size_t n)
+{
+    return PD_FRONT + n + PD_GUARD > PD_MAX_SMALL;
+}
 
 typedef enum { PD_NOT_OURS = 0, PD_EXACT, PD_INTERIOR, PD_NO_BLOCK } pd_where;
 
@@ -61,9 +97,10 @@ typedef enum { PD_NOT_OURS = 0, PD_EXACT, PD_INTERIOR, PD_NO_BLOCK } pd_where;
  * heap's top is read atomically. */
 pd_where pd_heap_lookup(uintptr_t p, pd_entry **entry);
 /* Start loading the entry of the block at p (a pointer about to be
- * freed), if it is a small block of ours: the caller then does other work
- * (capturing the free's site) while the entry, most likely cold, arrives.
- * Reads nothing but our own tables. */
+ * freed), if it is a small block of ours - the line a free reads and the
+ * one its site goes to: the caller then does other work (capturing that
+ * site) while they arrive, most likely from far.  Reads nothing but our
+ * own tables. */
 void pd_heap_prefetch(uintptr_t p);
 /* For the unit tests: how many (class, offset) pairs the multiply that
  * finds a slot's index gets wrong; 0 is the only right answer. */

@@ -126,13 +126,8 @@ static int live_block(uintptr_t addr, pd_lockstate ls, pd_block_info *out)
 {
     if (pd_pym_active())
         return pd_pym_find(addr, out);
-    if (ls == PD_LOCKED) {
-        const pd_block_info *b = pd_locked_find(addr);
-        if (b == NULL)
-            return 0;
-        *out = *b;
-        return 1;
-    }
+    if (ls == PD_LOCKED)
+        return pd_locked_find(addr, out);
     return pd_find_block(addr, 1, out) && out->state == PD_LIVE;
 }
 

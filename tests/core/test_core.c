@@ -357,7 +357,10 @@ static void test_object_events(void)
     int seen = 0;
     pd_visit_live(PD_OBJ, count_visit, &seen);
     CHECK(seen == before + 1);
-    CHECK(pd_locked_find((uintptr_t)o1 + 5) != NULL);
+    pd_block_info fb;
+    CHECK(pd_locked_find((uintptr_t)o1 + 5, &fb) && fb.addr == (uintptr_t)o1 && fb.size == 32 &&
+          fb.otype == 42);
+    CHECK(!pd_locked_find((uintptr_t)o2, &fb));
     pd_free(PD_OBJ, o1, &site0);
     CHECK(events_retired == 2);
     pd_free(PD_MEM, m, &site0);
