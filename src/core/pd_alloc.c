@@ -668,14 +668,14 @@ static int evict_one(pd_domain d, evicted_bad *damaged)
     quar_item it = quar_pop(d);
     pd_entry *old = it.e;
     if (!pd_heap_is_large(it.size)) {
-        pd_heap_release(old, it.addr);
+        pd_heap_release(old, it.addr, 1);
         return 1;
     }
     int bad = freed_damage(old->b.addr, old->b.size, old->b.rear, damaged);
     if (bad)
         pd_entry_info(old, &damaged->b);
     size_t rear = old->b.rear;
-    pd_heap_release(old, it.addr);
+    pd_heap_release(old, it.addr, 0);
     vg_close(it.addr, it.size, rear, 0);
     return bad ? 2 : 1;
 }
@@ -724,7 +724,7 @@ static int retire_locked(pd_entry *e, pd_domain caller, const pd_site *s,
     if (!keep) {
         uintptr_t addr = e->b.addr;
         size_t size = e->b.size, rear = e->b.rear;
-        pd_heap_release(e, addr);
+        pd_heap_release(e, addr, 0);
         vg_close(addr, size, rear, 0);
         return 0;
     }

@@ -260,7 +260,7 @@ void *pd_heap_alloc(size_t n, pd_entry **entry, size_t *slack, int *fresh_arena)
     return slot + PD_FRONT;
 }
 
-void pd_heap_release(pd_entry *e, uintptr_t addr)
+void pd_heap_release(pd_entry *e, uintptr_t addr, int cold)
 {
     uintptr_t slot = addr - PD_FRONT;
     slab_desc *d = desc_of(slot);
@@ -270,9 +270,8 @@ void pd_heap_release(pd_entry *e, uintptr_t addr)
         push_free(d->cls, slot, e);
         class_in_use[d->cls]--;
         class_avail[d->cls]++;
-        /* The class's next allocation takes this slot, long cold when it
-         * comes out of the quarantine: start loading it now. */
-        prefetch_slot(&free_slots[d->cls].v[free_slots[d->cls].n - 1], d->slot_size);
+        if (cold)
+            prefetch_slot(&free_slots[d->cls].v[free_slots[d->cls].n - 1], d->slot_size);
         return;
     }
     /* A large span: give its pages back to the kernel, keep the range. */

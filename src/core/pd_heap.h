@@ -79,7 +79,10 @@ void *pd_heap_alloc(size_t n, pd_entry **entry, size_t *slack, int *fresh_arena)
  * pd_heap_alloc's caller verifies its freed fill when it reuses the slot,
  * while that memory is being touched anyway.  A large block's entry is
  * cleared (its pages go back to the kernel, verified before). */
-void pd_heap_release(pd_entry *e, uintptr_t addr); /* addr: e's user pointer */
+void pd_heap_release(pd_entry *e, uintptr_t addr, int cold); /* addr: e's user pointer */
+/* cold: the block comes out of the quarantine, long untouched; the class's
+ * next allocation takes its slot, so the slot and its entry start loading
+ * now. */
 /* Whether a block of n user bytes is large: it has a span of its own,
  * released verified (its pages go back to the kernel), not on reuse. */
 #define PD_MAX_SMALL 32768
