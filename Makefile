@@ -13,6 +13,7 @@ CSTD    := -std=c11
 ROOT    := $(abspath .)
 BUILD   := $(ROOT)/build
 PYTHON  ?= python3
+HOST_CFLAGS ?=
 
 CORE_SRC := $(wildcard src/core/*.c)
 CORE_HDR := $(wildcard src/core/*.h)
@@ -46,7 +47,7 @@ $(BUILD)/bin/python-debug: src/launcher/front.c
 host: $(BUILD)/core/libpdcore.a $(BUILD)/stamp
 	@test -n "$(PY)" -a -n "$(HOSTDIR)" || { echo "make host needs PY= and HOSTDIR=" >&2; exit 2; }
 	@mkdir -p $(HOSTDIR)
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) -fno-optimize-sibling-calls $$($(PY) tools/pyflags.py cflags) \
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(HOST_CFLAGS) -fno-optimize-sibling-calls $$($(PY) tools/pyflags.py cflags) \
 	    -DPD_PYDIR='"$(ROOT)/src/python"' \
 	    $(PY_SRC) src/launcher/host.c $(BUILD)/core/libpdcore.a \
 	    $$($(PY) tools/pyflags.py ldflags) -ldl -lpthread -lm \

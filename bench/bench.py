@@ -9,6 +9,11 @@ real binary behind `python3`), time
     python-debug -X quarantine=0 the same without the quarantine
     python-debug -X quarantine=4M with four times the default quarantine
     python-debug -X stacks=16    plus a full C backtrace per allocation
+    floor: hooks only            a host built to hand every call straight
+                                 to pymalloc: what hooking costs
+    floor: sites only            the same, after capturing each call's site
+                                 as python-debug does: what knowing where
+                                 costs before any check (see README)
 each N times interleaved, keep the best, and print ratios to python plus
 peak RSS.  Benchmarks are not tests: nothing here asserts.
 
@@ -23,7 +28,8 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FRONT = os.path.join(os.path.dirname(HERE), "build", "bin", "python-debug")
+ROOT = os.path.dirname(HERE)
+FRONT = os.path.join(ROOT, "build", "bin", "python-debug")
 WORK = os.path.join(HERE, "workloads.py")
 NAMES = ["alloc", "calls", "json", "regex", "strings"]
 
@@ -43,7 +49,19 @@ def default_pythons():
     return pys
 
 
+def floor_host(py, level):
+    """A host built with -DPD_BENCH_FLOOR=level (src/py/pd_hooks.c) for py,
+    run directly: it checks nothing, so the front end never uses one."""
+    key = "".join(c if c.isalnum() else "_" for c in os.path.realpath(py))
+    hostdir = os.path.join(ROOT, "build", "bench-hosts", key, "floor%d" % level)
+    subprocess.run(["make", "-s", "-C", ROOT, "host", "PY=" + py, "HOSTDIR=" + hostdir,
+                    "HOST_CFLAGS=-DPD_BENCH_FLOOR=%d" % level],
+                   stdout=subprocess.DEVNULL, check=True)
+    return os.path.join(hostdir, "python-debug-host")
+
+
 def modes(py):
+    floor_env = {"PYDEBUG_EXECUTABLE": py}
     return [
         ("python", [py], {}),
         ("PYTHONMALLOC=debug", [py], {"PYTHONMALLOC": "debug"}),
@@ -52,6 +70,8 @@ def modes(py):
         ("python-debug quarantine=0", [FRONT, "--python", py, "-X", "quarantine=0"], {}),
         ("python-debug quarantine=4M", [FRONT, "--python", py, "-X", "quarantine=4M"], {}),
         ("python-debug stacks=16", [FRONT, "--python", py, "-X", "stacks=16"], {}),
+        ("floor: hooks only", [floor_host(py, 2)], floor_env),
+        ("floor: sites only", [floor_host(py, 1)], floor_env),
     ]
 
 

@@ -250,6 +250,19 @@ static void deepen(pd_site *s)
 static int stats_on_arena;
 static void maybe_print_arena_stats(void);
 
+/* Cost floors, for bench/bench.py only: a host built with
+ * -DPD_BENCH_FLOOR=N measures part of what these hooks cost, apart.
+ *   1  capture both sites of every call, then hand it to the allocator
+ *      that was installed before us (pymalloc): what knowing where costs;
+ *   2  hand every call over at once: what the hooks' indirection costs.
+ * Such a host checks nothing; the front end never builds one. */
+#ifndef PD_BENCH_FLOOR
+#define PD_BENCH_FLOOR 0
+#endif
+#define PREV(ctx) (&previous[DOMAIN(ctx)])
+/* Keeps the capture of a site nobody reads from being optimized away. */
+#define KEEP(s) __asm__ volatile("" : : "r"(&(s)) : "memory")
+
 /* A sampled allocation in a guarded slot, or NULL (the pool is full). */
 static void *guarded(pd_domain d, size_t n, int zero, pd_site *s)
 {
@@ -260,7 +273,13 @@ static void *guarded(pd_domain d, size_t n, int zero, pd_site *s)
 static void *pd_hook_malloc(void *ctx, size_t n)
 {
     pd_site s;
+    if (PD_BENCH_FLOOR == 2)
+        return PREV(ctx)->malloc(PREV(ctx)->ctx, n);
     SITE(s);
+    if (PD_BENCH_FLOOR == 1) {
+        KEEP(s);
+        return PREV(ctx)->malloc(PREV(ctx)->ctx, n);
+    }
     void *p = pd_guard_sample(n) ? guarded(DOMAIN(ctx), n, 0, &s) : NULL;
     if (p == NULL)
         p = pd_malloc(DOMAIN(ctx), n, 0, &s);
@@ -274,7 +293,13 @@ static void *pd_hook_calloc(void *ctx, size_t nelem, size_t elsize)
     if (elsize != 0 && nelem > SIZE_MAX / elsize)
         return NULL;
     pd_site s;
+    if (PD_BENCH_FLOOR == 2)
+        return PREV(ctx)->calloc(PREV(ctx)->ctx, nelem, elsize);
     SITE(s);
+    if (PD_BENCH_FLOOR == 1) {
+        KEEP(s);
+        return PREV(ctx)->calloc(PREV(ctx)->ctx, nelem, elsize);
+    }
     size_t n = nelem * elsize;
     void *p = pd_guard_sample(n) ? guarded(DOMAIN(ctx), n, 1, &s) : NULL;
     return p ? p : pd_malloc(DOMAIN(ctx), n, 1, &s);
@@ -283,7 +308,13 @@ static void *pd_hook_calloc(void *ctx, size_t nelem, size_t elsize)
 static void *pd_hook_realloc(void *ctx, void *p, size_t n)
 {
     pd_site s;
+    if (PD_BENCH_FLOOR == 2)
+        return PREV(ctx)->realloc(PREV(ctx)->ctx, p, n);
     SITE(s);
+    if (PD_BENCH_FLOOR == 1) {
+        KEEP(s);
+        return PREV(ctx)->realloc(PREV(ctx)->ctx, p, n);
+    }
     if (p == NULL && pd_guard_sample(n)) {
         void *q = guarded(DOMAIN(ctx), n, 0, &s);
         if (q)
@@ -298,9 +329,18 @@ static void pd_hook_free(void *ctx, void *p)
 {
     if (p == NULL)
         return;
+    if (PD_BENCH_FLOOR == 2) {
+        PREV(ctx)->free(PREV(ctx)->ctx, p);
+        return;
+    }
     pd_heap_prefetch((uintptr_t)p); /* its entry arrives while we capture */
     pd_site s;
     SITE(s);
+    if (PD_BENCH_FLOOR == 1) {
+        KEEP(s);
+        PREV(ctx)->free(PREV(ctx)->ctx, p);
+        return;
+    }
     if (pd_guard_owns((uintptr_t)p))
         deepen(&s);
     pd_free(DOMAIN(ctx), p, &s);
