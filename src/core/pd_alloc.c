@@ -974,29 +974,43 @@ static _Thread_local struct {
     const pd_entry *e;
 } live_cache[LIVE_CACHE];
 
+/* The serial in e, when k is the object it holds (at its start, or behind
+ * a GC header or a pre-header) and the block is live. */
+static inline uint64_t live_serial(const pd_entry *e, uintptr_t k)
+{
+    uintptr_t back = k - e->b.addr;
+    if (e->b.state != PD_LIVE || (back != 0 && back != 16 && back != 32))
+        return 0;
+    return e->b.serial;
+}
+
+/* Out of line, so that the common case saves no registers. */
+static __attribute__((noinline)) uint64_t serial_of_live_miss(uintptr_t k, size_t i)
+{
+    if (pd_guard_owns(k))
+        return pd_serial_of((const void *)k);
+    pd_entry *found;
+    const pd_entry *e;
+    pd_where w = pd_heap_lookup(k, &found);
+    if (w == PD_NOT_OURS)
+        e = &not_ours;
+    else if (w == PD_EXACT || w == PD_INTERIOR)
+        e = found;
+    else
+        return 0;
+    live_cache[i].key = k;
+    live_cache[i].e = e;
+    return live_serial(e, k);
+}
+
 uint64_t pd_serial_of_live(const void *p)
 {
     uintptr_t k = (uintptr_t)p;
     size_t i = (size_t)((k * 0x9E3779B97F4A7C15ULL) >> 60);
     const pd_entry *e = live_cache[i].e;
-    if (live_cache[i].key != k || e == NULL) {
-        if (pd_guard_owns(k))
-            return pd_serial_of(p);
-        pd_entry *found;
-        pd_where w = pd_heap_lookup(k, &found);
-        if (w == PD_NOT_OURS)
-            e = &not_ours;
-        else if (w == PD_EXACT || w == PD_INTERIOR)
-            e = found;
-        else
-            return 0;
-        live_cache[i].key = k;
-        live_cache[i].e = e;
-    }
-    uintptr_t back = k - e->b.addr;
-    if (e->b.state != PD_LIVE || (back != 0 && back != 16 && back != 32))
-        return 0;
-    return e->b.serial;
+    if (__builtin_expect(live_cache[i].key != k || e == NULL, 0))
+        return serial_of_live_miss(k, i);
+    return live_serial(e, k);
 }
 
 int pd_live_block(const void *p, size_t *size, int *domain)

@@ -41,9 +41,13 @@ static PyThreadState *own_tstate(void)
     return _PyThreadState_UncheckedGet();
 #else
     /* The GIL holder's, when that is this thread (almost always, outside
-     * the raw domain), spares a pthread_getspecific per allocation. */
+     * the raw domain), spares a pthread_getspecific per allocation; this
+     * thread's id is remembered, which spares a library call too. */
+    static _Thread_local __attribute__((tls_model("initial-exec"))) unsigned long self;
+    if (self == 0)
+        self = (unsigned long)pthread_self();
     PyThreadState *ts = _PyThreadState_GET();
-    if (ts != NULL && ts->thread_id == (unsigned long)pthread_self())
+    if (ts != NULL && ts->thread_id == self)
         return ts;
     return PyGILState_GetThisThreadState();
 #endif
