@@ -137,26 +137,59 @@ static void bug_init(pd_bug *bug, pd_bug_kind kind, const char *api, const void 
 
 #define GUARD_WORD (0x0101010101010101ULL * PD_FILL_GUARD)
 #define FREED_WORD (0x0101010101010101ULL * PD_FILL_FREED)
+#define FRESH_WORD (0x0101010101010101ULL * PD_FILL_FRESH)
 
 /* Whether all n bytes at p hold the pattern `pat` (a byte repeated):
  * every free and every reuse of a slot asks this of guards and freed
- * fills, so it ORs the differences a word at a time and tests once, the
- * last word overlapping the one before when n is not a multiple of 8. */
+ * fills, so it ORs the differences 16 bytes at a time and tests once, the
+ * last step overlapping the one before when n is not a multiple of 16. */
+typedef uint64_t pd_u64x2 __attribute__((vector_size(16), aligned(1), may_alias));
+
 static inline __attribute__((always_inline)) int intact(const unsigned char *p, size_t n,
                                                         uint64_t pat)
 {
+    if (__builtin_expect(n >= 16, 1)) {
+        const pd_u64x2 want = {pat, pat};
+        pd_u64x2 acc = {0, 0};
+        size_t i = 0;
+        for (; i + 32 <= n; i += 32)
+            acc |= (*(const pd_u64x2 *)(p + i) ^ want) | (*(const pd_u64x2 *)(p + i + 16) ^ want);
+        if (i + 16 <= n)
+            acc |= *(const pd_u64x2 *)(p + i) ^ want;
+        acc |= *(const pd_u64x2 *)(p + n - 16) ^ want;
+        return (acc[0] | acc[1]) == 0;
+    }
     uint64_t acc = 0, w;
-    if (__builtin_expect(n >= 8, 1)) {
-        for (size_t i = 0; i + 8 <= n; i += 8) {
-            memcpy(&w, p + i, 8);
-            acc |= w ^ pat;
-        }
+    if (n >= 8) {
+        memcpy(&w, p, 8);
+        acc = w ^ pat;
         memcpy(&w, p + n - 8, 8);
         return (acc | (w ^ pat)) == 0;
     }
     for (size_t i = 0; i < n; i++)
         acc |= p[i] ^ (pat & 0xFF);
     return acc == 0;
+}
+
+/* Set n bytes at p to `pat` (a byte repeated): the fills of every
+ * allocation and free.  Blocks are mostly small, and for them a few
+ * overlapping 16-byte stores cost less than a call to memset. */
+static inline __attribute__((always_inline)) void fill(unsigned char *p, size_t n, uint64_t pat)
+{
+    const pd_u64x2 v = {pat, pat};
+    if (n >= 16 && n <= 64) {
+        *(pd_u64x2 *)p = v;
+        *(pd_u64x2 *)(p + n - 16) = v;
+        if (n > 32) {
+            *(pd_u64x2 *)(p + 16) = v;
+            *(pd_u64x2 *)(p + n - 32) = v;
+        }
+    } else if (n >= 8 && n < 16) {
+        memcpy(p, &pat, 8);
+        memcpy(p + n - 8, &pat, 8);
+    } else {
+        memset(p, (int)(pat & 0xFF), n);
+    }
 }
 
 /* First run of bytes in [p, p+n) that differ from `want`; returns 0 when
@@ -429,11 +462,25 @@ static int check_freed(const pd_block_info *b, const char *api)
 
 /* Allocation -------------------------------------------------------------- */
 
-static void take_stack(pd_site *s, uintptr_t *pcs, int *n)
+/* The C backtrace -X stacks asks for, if any: how many frames in pcs. */
+static int take_stack(const pd_site *s, uintptr_t *pcs)
 {
-    *n = 0;
     if (opts.stacks > 0 && s->stack == 0)
-        *n = pd_stack_capture((void **)pcs, opts.stacks, 2);
+        return pd_stack_capture((void **)pcs, opts.stacks, 2);
+    return 0;
+}
+
+/* The site to record (lock held): the caller's own, or, when a backtrace
+ * was taken, a copy in buf that names it in the depot.  Most calls take
+ * none, and then copy nothing. */
+static const pd_site *with_stack(pd_site *buf, const pd_site *site, const uintptr_t *pcs,
+                                 int npcs)
+{
+    if (npcs == 0)
+        return site;
+    *buf = *site;
+    buf->stack = pd_depot_put(pcs, npcs);
+    return buf;
 }
 
 /* Object events (see pd_core.h).  `pending` is the newest object-domain
@@ -473,11 +520,8 @@ void pd_core_set_arena_hook(void (*hook)(void)) { arena_hook = hook; }
 
 /* A new block's facts in its entry (lock held; addr and rear are set):
  * serial, domain, site, the object-event bookkeeping and the counts. */
-static void stamp_live(pd_entry *e, pd_domain d, size_t n, pd_site *s, const uintptr_t *pcs,
-                       int npcs)
+static void stamp_live(pd_entry *e, pd_domain d, size_t n, const pd_site *s)
 {
-    if (npcs)
-        s->stack = pd_depot_put(pcs, npcs);
     e->b.size = n;
     e->b.serial = next_serial++;
     e->b.domain = (uint8_t)d;
@@ -509,7 +553,7 @@ static int guard_stack(uintptr_t *pcs)
 
 void *pd_guarded_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
 {
-    pd_site s = *site;
+    pd_site s;
     uintptr_t pcs[PD_STACK_MAX];
     int npcs = guard_stack(pcs);
     pd_lock_take(&lock);
@@ -518,7 +562,7 @@ void *pd_guarded_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
     pd_entry *e;
     void *user = pd_guard_alloc(n, zero, &e);
     if (user)
-        stamp_live(e, d, n, &s, pcs, npcs);
+        stamp_live(e, d, n, with_stack(&s, site, pcs, npcs));
     pd_lock_give(&lock);
     return user;
 }
@@ -527,10 +571,9 @@ void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
 {
     if (n > SIZE_MAX / 2)
         return NULL;
-    pd_site s = *site;
+    pd_site s;
     uintptr_t pcs[PD_STACK_MAX];
-    int npcs, fresh = 0;
-    take_stack(&s, pcs, &npcs);
+    int npcs = take_stack(site, pcs), fresh = 0;
 
     pd_lock_take(&lock);
     if (pending && d != PD_RAW) /* GIL held: the hooks may touch Python state */
@@ -549,12 +592,12 @@ void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
         pd_entry_info(e, &stale.b); /* before it is stamped anew */
     e->b.addr = (uintptr_t)user;
     e->b.rear = (uint32_t)(slack < PD_REAR_MAX ? slack : PD_REAR_MAX);
-    stamp_live(e, d, n, &s, pcs, npcs);
+    stamp_live(e, d, n, with_stack(&s, site, pcs, npcs));
     vg_open((uintptr_t)user, n, e->b.rear);
     if (!reused || stale_bad) /* a verified slot's front guard is intact */
-        memset(user - PD_GUARD, PD_FILL_GUARD, PD_GUARD);
-    memset(user, zero ? 0 : PD_FILL_FRESH, n);
-    memset(user + n, PD_FILL_GUARD, e->b.rear);
+        fill(user - PD_GUARD, PD_GUARD, GUARD_WORD);
+    fill(user, n, zero ? 0 : FRESH_WORD);
+    fill(user + n, e->b.rear, GUARD_WORD);
     vg_close((uintptr_t)user, n, e->b.rear, PD_LIVE);
     if (opts.valgrind && !zero)
         VALGRIND_MAKE_MEM_UNDEFINED(user, n);
@@ -646,6 +689,12 @@ static void save_type_words(pd_entry_core *b)
     if (b->domain != PD_OBJ)
         return;
     const unsigned char *user = (const unsigned char *)b->addr;
+    if (__builtin_expect(b->size >= 48, 1)) {
+        memcpy(&b->type_words[0], user + 8, 8);
+        memcpy(&b->type_words[1], user + 24, 8);
+        memcpy(&b->type_words[2], user + 40, 8);
+        return;
+    }
     for (int i = 0; i < 3; i++)
         if (b->size >= (size_t)(16 * i + 16))
             memcpy(&b->type_words[i], user + 16 * i + 8, sizeof b->type_words[i]);
@@ -720,7 +769,7 @@ static int retire_locked(pd_entry *e, pd_domain caller, const pd_site *s,
      * and check_guards re-arms what it reported).  A large block let go at
      * once gets none either: its pages go straight back to the kernel. */
     if (keep || !pd_heap_is_large(e->b.size))
-        memset(user, PD_FILL_FREED, e->b.size);
+        fill(user, e->b.size, FREED_WORD);
     if (!keep) {
         uintptr_t addr = e->b.addr;
         size_t size = e->b.size, rear = e->b.rear;
@@ -787,7 +836,7 @@ static pd_where copy_block(uintptr_t p, pd_block_info *b)
 static void guarded_free(pd_domain d, void *p, const pd_site *site)
 {
     const char *api = free_apis[d];
-    pd_site s = *site;
+    pd_site s;
     uintptr_t pcs[PD_STACK_MAX];
     int npcs = guard_stack(pcs);
     pd_block_info b;
@@ -802,15 +851,18 @@ static void guarded_free(pd_domain d, void *p, const pd_site *site)
     pd_entry *e;
     if (pd_guard_lookup((uintptr_t)p, &e) == PD_EXACT && e->b.state == PD_LIVE &&
         e->b.serial == b.serial) {
-        if (npcs)
-            s.stack = pd_depot_put(pcs, npcs);
-        retire_common(e, d, &s);
+        retire_common(e, d, with_stack(&s, site, pcs, npcs));
         pd_guard_release(e);
     }
     pd_lock_give(&lock);
 }
 
 void pd_free(pd_domain d, void *p, const pd_site *site)
+{
+    pd_free_hinted(d, p, site, NULL);
+}
+
+void pd_free_hinted(pd_domain d, void *p, const pd_site *site, pd_entry *hint)
 {
     if (p == NULL)
         return;
@@ -819,21 +871,18 @@ void pd_free(pd_domain d, void *p, const pd_site *site)
         return;
     }
     const char *api = free_apis[d];
-    pd_site s = *site;
+    pd_site s;
     uintptr_t pcs[PD_STACK_MAX];
-    int npcs;
-    take_stack(&s, pcs, &npcs);
+    int npcs = take_stack(site, pcs);
     evicted_bad damaged[EVICT_MAX];
 
     pd_lock_take(&lock);
     pd_entry *e = NULL;
-    pd_where w = pd_heap_lookup((uintptr_t)p, &e);
+    pd_where w = pd_heap_lookup_hinted((uintptr_t)p, hint, &e);
     if (w == PD_EXACT && e->b.state == PD_LIVE && e->b.domain == d && !opts.valgrind &&
         guards_intact(e->b.addr, e->b.size, e->b.rear)) {
         /* The common case, under one lock. */
-        if (npcs)
-            s.stack = pd_depot_put(pcs, npcs);
-        int n = retire_locked(e, d, &s, damaged, EVICT_MAX);
+        int n = retire_locked(e, d, with_stack(&s, site, pcs, npcs), damaged, EVICT_MAX);
         pd_lock_give(&lock);
         report_evicted(damaged, n, api);
         return;
@@ -859,9 +908,7 @@ void pd_free(pd_domain d, void *p, const pd_site *site)
     /* Still the same live block (no other thread freed it meanwhile)? */
     if (pd_heap_lookup((uintptr_t)p, &e) == PD_EXACT && e->b.state == PD_LIVE &&
         e->b.serial == b.serial) {
-        if (npcs)
-            s.stack = pd_depot_put(pcs, npcs);
-        n = retire_locked(e, d, &s, damaged, EVICT_MAX);
+        n = retire_locked(e, d, with_stack(&s, site, pcs, npcs), damaged, EVICT_MAX);
     }
     pd_lock_give(&lock);
     report_evicted(damaged, n, api);
@@ -895,7 +942,7 @@ void *pd_realloc(pd_domain d, void *p, size_t n, const pd_site *site)
     evicted_bad damaged[EVICT_MAX];
     int nd = 0;
     /* A guarded block's free site gets its C backtrace, as in pd_free. */
-    pd_site fs = *site;
+    pd_site fs;
     uintptr_t pcs[PD_STACK_MAX];
     int npcs = pd_guard_owns((uintptr_t)p) ? guard_stack(pcs) : 0;
     pd_lock_take(&lock);
@@ -903,9 +950,7 @@ void *pd_realloc(pd_domain d, void *p, size_t n, const pd_site *site)
     if (lookup_any((uintptr_t)p, &e) == PD_EXACT && e->b.state == PD_LIVE &&
         e->b.serial == b.serial) {
         if (pd_guard_owns((uintptr_t)p)) {
-            if (npcs)
-                fs.stack = pd_depot_put(pcs, npcs);
-            retire_common(e, d, &fs);
+            retire_common(e, d, with_stack(&fs, site, pcs, npcs));
             pd_guard_release(e);
         } else {
             nd = retire_locked(e, d, site, damaged, EVICT_MAX);
@@ -960,32 +1005,11 @@ uint64_t pd_serial_of(const void *p)
     return s;
 }
 
-/* A heap address always leads to the same entry (slabs keep their class
- * for good, a large span its head), so each thread remembers the entries
- * of the last objects it asked about, and reads the serial and state
- * there again on each question: no invalidation is needed when a block
- * dies and another takes its slot.  An address outside both the heap and
- * the guarded pool is never ours: it is remembered with an entry that
- * holds no block. */
-#define LIVE_CACHE 16
+/* pd_serial_of_live's per-thread memory: see pd_heap.h. */
 static const pd_entry not_ours;
-static _Thread_local struct {
-    uintptr_t key;
-    const pd_entry *e;
-} live_cache[LIVE_CACHE];
+_Thread_local pd_live_slot pd_live_cache[PD_LIVE_CACHE];
 
-/* The serial in e, when k is the object it holds (at its start, or behind
- * a GC header or a pre-header) and the block is live. */
-static inline uint64_t live_serial(const pd_entry *e, uintptr_t k)
-{
-    uintptr_t back = k - e->b.addr;
-    if (e->b.state != PD_LIVE || (back != 0 && back != 16 && back != 32))
-        return 0;
-    return e->b.serial;
-}
-
-/* Out of line, so that the common case saves no registers. */
-static __attribute__((noinline)) uint64_t serial_of_live_miss(uintptr_t k, size_t i)
+uint64_t pd_serial_of_live_miss(uintptr_t k, size_t i)
 {
     if (pd_guard_owns(k))
         return pd_serial_of((const void *)k);
@@ -998,20 +1022,12 @@ static __attribute__((noinline)) uint64_t serial_of_live_miss(uintptr_t k, size_
         e = found;
     else
         return 0;
-    live_cache[i].key = k;
-    live_cache[i].e = e;
-    return live_serial(e, k);
+    pd_live_cache[i].key = k;
+    pd_live_cache[i].e = e;
+    return pd_live_serial(e, k);
 }
 
-uint64_t pd_serial_of_live(const void *p)
-{
-    uintptr_t k = (uintptr_t)p;
-    size_t i = (size_t)((k * 0x9E3779B97F4A7C15ULL) >> 60);
-    const pd_entry *e = live_cache[i].e;
-    if (__builtin_expect(live_cache[i].key != k || e == NULL, 0))
-        return serial_of_live_miss(k, i);
-    return live_serial(e, k);
-}
+uint64_t pd_serial_of_live(const void *p) { return pd_live_serial_of(p); }
 
 int pd_live_block(const void *p, size_t *size, int *domain)
 {

@@ -116,6 +116,9 @@ const pd_options *pd_core_options(void);
 void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site);
 void *pd_realloc(pd_domain d, void *p, size_t n, const pd_site *site);
 void pd_free(pd_domain d, void *p, const pd_site *site);
+/* pd_free, given what pd_heap_prefetch(p) returned (NULL: nothing). */
+struct pd_entry;
+void pd_free_hinted(pd_domain d, void *p, const pd_site *site, struct pd_entry *hint);
 /* A block in a guarded slot (pd_guard.h), or NULL when the pool has no
  * room: the caller then takes its normal path.  Its sites get a full C
  * backtrace.  pd_free and pd_realloc take guarded blocks like any other. */

@@ -141,15 +141,19 @@ int pd_heap_check_index(void)
     return bad;
 }
 
-static void push_free(int c, uintptr_t slot, pd_entry *e)
+static __attribute__((noinline)) void grow_free(int c)
 {
-    if (free_slots[c].n == free_slots[c].cap) {
-        size_t ncap = free_slots[c].cap ? free_slots[c].cap * 2 : 4096;
-        free_slots[c].v = pd_sys_grow(free_slots[c].v, free_slots[c].cap * sizeof(free_slot),
-                                      ncap * sizeof(free_slot));
-        meta_bytes += (ncap - free_slots[c].cap) * sizeof(free_slot);
-        free_slots[c].cap = ncap;
-    }
+    size_t ncap = free_slots[c].cap ? free_slots[c].cap * 2 : 4096;
+    free_slots[c].v = pd_sys_grow(free_slots[c].v, free_slots[c].cap * sizeof(free_slot),
+                                  ncap * sizeof(free_slot));
+    meta_bytes += (ncap - free_slots[c].cap) * sizeof(free_slot);
+    free_slots[c].cap = ncap;
+}
+
+static inline void push_free(int c, uintptr_t slot, pd_entry *e)
+{
+    if (__builtin_expect(free_slots[c].n == free_slots[c].cap, 0))
+        grow_free(c);
     free_slots[c].v[free_slots[c].n++] = (free_slot){slot, e};
 }
 
@@ -159,7 +163,6 @@ static int new_slab(int c, int *fresh_arena)
     if (base == 0)
         return -1;
     slab_desc *d = desc_of(base);
-    d->kind = SLAB_SMALL;
     d->cls = (uint8_t)c;
     d->slot_size = class_size[c];
     d->slot_inv = reciprocal(class_size[c]);
@@ -167,6 +170,9 @@ static int new_slab(int c, int *fresh_arena)
     size_t mb = d->nslots * sizeof(pd_entry);
     d->meta = pd_sys_map(mb);
     meta_bytes += mb;
+    /* Last, and released: pd_heap_prefetch, without the lock, trusts the
+     * rest of a slab it sees as small. */
+    __atomic_store_n(&d->kind, SLAB_SMALL, __ATOMIC_RELEASE);
     /* Push in reverse so the lowest slot is handed out first. */
     for (uint32_t i = d->nslots; i-- > 0;)
         push_free(c, base + (uintptr_t)i * d->slot_size, &d->meta[i]);
@@ -182,8 +188,16 @@ static int new_slab(int c, int *fresh_arena)
  * of a class the interpreter usually runs long enough to hide the miss. */
 static inline void prefetch_slot(const free_slot *f, uint32_t size)
 {
-    for (uint32_t off = 0; off < size && off < 256; off += 64)
-        __builtin_prefetch((const char *)f->slot + off, 1);
+    const char *p = (const char *)f->slot;
+    __builtin_prefetch(p, 1);
+    if (size > 64) { /* up to 256 bytes: what the checks and fills of most blocks touch */
+        __builtin_prefetch(p + 64, 1);
+        if (size > 128) {
+            __builtin_prefetch(p + 128, 1);
+            if (size > 192)
+                __builtin_prefetch(p + 192, 1);
+        }
+    }
     __builtin_prefetch(&f->e->b, 1);
     __builtin_prefetch(&f->e->alloc, 1);
 }
@@ -307,18 +321,19 @@ pd_where pd_heap_lookup(uintptr_t p, pd_entry **entry)
     return p == e->b.addr ? PD_EXACT : PD_INTERIOR;
 }
 
-void pd_heap_prefetch(uintptr_t p)
+pd_entry *pd_heap_prefetch(uintptr_t p)
 {
     if (p < heap_lo || p - heap_lo >= __atomic_load_n(&bump, __ATOMIC_RELAXED))
-        return;
-    slab_desc *d = desc_of(p);
-    if (d->kind != SLAB_SMALL)
-        return;
+        return NULL;
+    slab_desc *d = &slabs[(p - heap_lo) >> SLAB_SHIFT]; /* a small slab is its own head */
+    if (__atomic_load_n(&d->kind, __ATOMIC_ACQUIRE) != SLAB_SMALL)
+        return NULL;
     uint32_t i = slot_index(d, p - slab_base(d));
-    if (i < d->nslots) {
-        __builtin_prefetch(&d->meta[i].b, 1);
-        __builtin_prefetch(&d->meta[i].free, 1);
-    }
+    if (i >= d->nslots)
+        return NULL;
+    __builtin_prefetch(&d->meta[i].b, 1);
+    __builtin_prefetch(&d->meta[i].free, 1);
+    return &d->meta[i];
 }
 
 int pd_heap_walk(uint64_t *cursor, pd_block_info *out, int max)

@@ -103,8 +103,60 @@ pd_where pd_heap_lookup(uintptr_t p, pd_entry **entry);
  * freed), if it is a small block of ours - the line a free reads and the
  * one its site goes to: the caller then does other work (capturing that
  * site) while they arrive, most likely from far.  Reads nothing but our
- * own tables. */
-void pd_heap_prefetch(uintptr_t p);
+ * own tables.  Returns that entry, or NULL when p is not in a small slab:
+ * since a small slab keeps its class for good, it is the entry
+ * pd_heap_lookup would find for p, then and later. */
+pd_entry *pd_heap_prefetch(uintptr_t p);
+
+/* pd_heap_lookup, for a p whose entry pd_heap_prefetch returned. */
+static inline pd_where pd_heap_lookup_hinted(uintptr_t p, pd_entry *hint, pd_entry **entry)
+{
+    if (hint == NULL)
+        return pd_heap_lookup(p, entry);
+    if (hint->b.state == 0)
+        return PD_NO_BLOCK;
+    *entry = hint;
+    return p == hint->b.addr ? PD_EXACT : PD_INTERIOR;
+}
+/* pd_serial_of_live (pd_core.h), inline for the allocator hooks, which
+ * ask it at every allocation and free.  A heap address always leads to
+ * the same entry (slabs keep their class for good, a large span its
+ * head), so each thread remembers the entries of the last objects it
+ * asked about and reads the serial and state there again on each
+ * question: nothing needs invalidating when a block dies and another
+ * takes its slot.  An address outside both the heap and the guarded pool
+ * is never ours: it is remembered with an entry that holds no block. */
+#define PD_LIVE_CACHE 16
+typedef struct {
+    uintptr_t key;
+    const pd_entry *e;
+} pd_live_slot;
+extern _Thread_local __attribute__((tls_model("initial-exec")))
+pd_live_slot pd_live_cache[PD_LIVE_CACHE];
+/* The miss: finds and remembers the entry (out of line, so that the hit
+ * saves no registers). */
+uint64_t pd_serial_of_live_miss(uintptr_t k, size_t i);
+
+/* The serial in e, when k is the object it holds (at its start, or behind
+ * a GC header or a pre-header) and the block is live. */
+static inline uint64_t pd_live_serial(const pd_entry *e, uintptr_t k)
+{
+    uintptr_t back = k - e->b.addr;
+    if (e->b.state != PD_LIVE || (back != 0 && back != 16 && back != 32))
+        return 0;
+    return e->b.serial;
+}
+
+static inline uint64_t pd_live_serial_of(const void *p)
+{
+    uintptr_t k = (uintptr_t)p;
+    size_t i = (size_t)((k * 0x9E3779B97F4A7C15ULL) >> 60);
+    const pd_entry *e = pd_live_cache[i].e;
+    if (__builtin_expect(pd_live_cache[i].key != k || e == NULL, 0))
+        return pd_serial_of_live_miss(k, i);
+    return pd_live_serial(e, k);
+}
+
 /* For the unit tests: how many (class, offset) pairs the multiply that
  * finds a slot's index gets wrong; 0 is the only right answer. */
 int pd_heap_check_index(void);

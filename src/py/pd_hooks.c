@@ -333,7 +333,7 @@ static void pd_hook_free(void *ctx, void *p)
         PREV(ctx)->free(PREV(ctx)->ctx, p);
         return;
     }
-    pd_heap_prefetch((uintptr_t)p); /* its entry arrives while we capture */
+    pd_entry *e = pd_heap_prefetch((uintptr_t)p); /* it arrives while we capture */
     pd_site s;
     SITE(s);
     if (PD_BENCH_FLOOR == 1) {
@@ -343,7 +343,7 @@ static void pd_hook_free(void *ctx, void *p)
     }
     if (pd_guard_owns((uintptr_t)p))
         deepen(&s);
-    pd_free(DOMAIN(ctx), p, &s);
+    pd_free_hinted(DOMAIN(ctx), p, &s, e);
 }
 
 /* -X guard with -X malloc=off: the guarded pool over the interpreter's own

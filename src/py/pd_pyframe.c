@@ -23,6 +23,7 @@
 #include "pd_objects.h"
 #include "pd_pyframe.h"
 #include "../core/pd_core.h"
+#include "../core/pd_heap.h"
 
 /* After finalization, code objects may point at strings the interpreter
  * has already freed: stop describing anything Python. */
@@ -33,7 +34,7 @@ void pd_py_set_finalized(void) { finalized = 1; }
 /* The calling thread's own thread state, or NULL; never another
  * thread's.  3.11's "current" tstate is the GIL holder's, so there we ask
  * the per-thread gilstate key instead. */
-static PyThreadState *own_tstate(void)
+static inline __attribute__((always_inline)) PyThreadState *own_tstate(void)
 {
 #if PY_VERSION_HEX >= 0x030D0000
     return PyThreadState_GetUnchecked();
@@ -89,23 +90,24 @@ static int frame_offset(_PyInterpreterFrame *f)
 
 void pd_py_capture(pd_site *s)
 {
+    PyThreadState *ts = own_tstate();
+    if (ts != NULL) {
+        s->subinterp = ts->interp != main_interp();
+        for (_PyInterpreterFrame *f = top_frame(ts); f != NULL; f = f->previous) {
+            if (!frame_visible(f))
+                continue;
+            PyCodeObject *co = pd_iframe_code(f);
+            s->code = co;
+            s->code_serial = pd_live_serial_of(co);
+            s->lasti = frame_offset(f);
+            return;
+        }
+    } else {
+        s->subinterp = 0;
+    }
     s->code = NULL;
     s->code_serial = 0;
     s->lasti = -1;
-    s->subinterp = 0;
-    PyThreadState *ts = own_tstate();
-    if (ts == NULL)
-        return;
-    s->subinterp = ts->interp != main_interp();
-    for (_PyInterpreterFrame *f = top_frame(ts); f != NULL; f = f->previous) {
-        if (!frame_visible(f))
-            continue;
-        PyCodeObject *co = pd_iframe_code(f);
-        s->code = co;
-        s->code_serial = pd_serial_of_live(co);
-        s->lasti = frame_offset(f);
-        return;
-    }
 }
 
 int pd_py_capture_stack(uintptr_t *words, int max_frames)
@@ -119,7 +121,7 @@ int pd_py_capture_stack(uintptr_t *words, int max_frames)
             continue;
         PyCodeObject *co = pd_iframe_code(f);
         words[3 * n] = (uintptr_t)co;
-        words[3 * n + 1] = (uintptr_t)pd_serial_of_live(co);
+        words[3 * n + 1] = (uintptr_t)pd_live_serial_of(co);
         words[3 * n + 2] = (uintptr_t)frame_offset(f);
         n++;
     }
