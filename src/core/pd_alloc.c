@@ -391,6 +391,20 @@ typedef struct {
     unsigned char expected;
 } evicted_bad;
 
+/* A freed block's fill covers its guards too: [front guard][user bytes]
+ * [rear guard] hold the freed pattern from the free until the slot is
+ * handed out again, so verifying it is one pass over contiguous bytes.
+ * (Its guards were verified at the free.) */
+static void fill_freed(uintptr_t addr, size_t size, size_t rear)
+{
+    fill((unsigned char *)addr - PD_GUARD, PD_GUARD + size + rear, FREED_WORD);
+}
+
+static int freed_intact(uintptr_t addr, size_t size, size_t rear)
+{
+    return intact((const unsigned char *)addr - PD_GUARD, PD_GUARD + size + rear, FREED_WORD);
+}
+
 /* Has the freed block at addr been written to since it was filled?
  * Copies the first damage out for a report made after the lock is dropped
  * (the caller adds the block: out->b).  Lock held. */
@@ -399,21 +413,11 @@ static int freed_damage(uintptr_t addr, size_t size, size_t rear, evicted_bad *o
     const unsigned char *user = (const unsigned char *)addr;
     size_t off, len;
     vg_open(addr, size, rear);
-    if (intact(user - PD_GUARD, PD_GUARD, GUARD_WORD) && intact(user, size, FREED_WORD) &&
-        intact(user + size, rear, GUARD_WORD))
+    if (freed_intact(addr, size, rear) ||
+        !find_damage(user - PD_GUARD, PD_GUARD + size + rear, PD_FILL_FREED, &off, &len))
         return 0;
-    if (find_damage(user, size, PD_FILL_FREED, &off, &len)) {
-        out->off = (ptrdiff_t)off;
-        out->expected = PD_FILL_FREED;
-    } else if (find_damage(user - PD_GUARD, PD_GUARD, PD_FILL_GUARD, &off, &len)) {
-        out->off = (ptrdiff_t)off - PD_GUARD;
-        out->expected = PD_FILL_GUARD;
-    } else if (find_damage(user + size, rear, PD_FILL_GUARD, &off, &len)) {
-        out->off = (ptrdiff_t)(size + off);
-        out->expected = PD_FILL_GUARD;
-    } else {
-        return 0;
-    }
+    out->off = (ptrdiff_t)off - PD_GUARD;
+    out->expected = PD_FILL_FREED;
     out->len = len;
     out->nfound = len < sizeof out->found ? len : sizeof out->found;
     memcpy(out->found, user + out->off, out->nfound);
@@ -451,10 +455,7 @@ static int check_freed(const pd_block_info *b, const char *api)
     if (bad) {
         v.b = *b;
         report_freed_damage(&v, api, "");
-        unsigned char *user = (unsigned char *)b->addr;
-        memset(user - PD_GUARD, PD_FILL_GUARD, PD_GUARD);
-        memset(user, PD_FILL_FREED, b->size);
-        memset(user + b->size, PD_FILL_GUARD, b->rear);
+        fill_freed(b->addr, b->size, b->rear);
     }
     vg_close(b->addr, b->size, b->rear, PD_QUARANTINED);
     return bad;
@@ -594,8 +595,7 @@ void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
     e->b.rear = (uint32_t)(slack < PD_REAR_MAX ? slack : PD_REAR_MAX);
     stamp_live(e, d, n, with_stack(&s, site, pcs, npcs));
     vg_open((uintptr_t)user, n, e->b.rear);
-    if (!reused || stale_bad) /* a verified slot's front guard is intact */
-        fill(user - PD_GUARD, PD_GUARD, GUARD_WORD);
+    fill(user - PD_GUARD, PD_GUARD, GUARD_WORD);
     fill(user, n, zero ? 0 : FRESH_WORD);
     fill(user + n, e->b.rear, GUARD_WORD);
     vg_close((uintptr_t)user, n, e->b.rear, PD_LIVE);
@@ -757,7 +757,6 @@ static int retire_locked(pd_entry *e, pd_domain caller, const pd_site *s,
                          evicted_bad *damaged, int max)
 {
     pd_domain d = (pd_domain)e->b.domain;
-    unsigned char *user = (unsigned char *)e->b.addr;
     vg_open(e->b.addr, e->b.size, e->b.rear);
     retire_common(e, caller, s);
     /* Since 3.12 a subinterpreter may have its own obmalloc state; we no
@@ -765,11 +764,11 @@ static int retire_locked(pd_entry *e, pd_domain caller, const pd_site *s,
      * eviction order stays per interpreter. */
     int keep = opts.quarantine_bytes != 0 && e->b.size <= opts.quarantine_bytes / 4 &&
                !(s->subinterp && d != PD_RAW);
-    /* The freed fill; the guards need none (every caller has checked them,
+    /* The freed fill, over the guards too (every caller has checked them,
      * and check_guards re-arms what it reported).  A large block let go at
-     * once gets none either: its pages go straight back to the kernel. */
+     * once gets none: its pages go straight back to the kernel. */
     if (keep || !pd_heap_is_large(e->b.size))
-        fill(user, e->b.size, FREED_WORD);
+        fill_freed(e->b.addr, e->b.size, e->b.rear);
     if (!keep) {
         uintptr_t addr = e->b.addr;
         size_t size = e->b.size, rear = e->b.rear;
@@ -1092,11 +1091,9 @@ size_t pd_check_heap(void)
         int n = pd_heap_walk(&cursor, chunk, 512);
         for (int k = 0; k < n; k++) {
             const pd_block_info *b = &chunk[k];
-            const unsigned char *user = (const unsigned char *)b->addr;
-            size_t off, len;
             vg_open(b->addr, b->size, b->rear);
-            int ok = guards_intact(b->addr, b->size, b->rear) &&
-                     (b->state == PD_LIVE || !find_damage(user, b->size, PD_FILL_FREED, &off, &len));
+            int ok = b->state == PD_LIVE ? guards_intact(b->addr, b->size, b->rear)
+                                         : freed_intact(b->addr, b->size, b->rear);
             vg_close(b->addr, b->size, b->rear, b->state);
             if (!ok)
                 bad[nbad++] = *b;
