@@ -332,6 +332,7 @@ typedef struct {
     uintptr_t addr;
     size_t size;
     size_t cost;  /* what it holds: see quar_cost */
+    uint32_t rear;
 } quar_item;
 
 /* The memory a quarantined block keeps from use: its slot (front, user
@@ -367,6 +368,7 @@ static void quar_push(pd_domain d, pd_entry *e)
     it->e = e;
     it->addr = e->b.addr;
     it->size = e->b.size;
+    it->rear = e->b.rear;
     it->cost = quar_cost(e);
     quar[d].count++;
     quar[d].bytes += it->cost;
@@ -580,15 +582,19 @@ void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
     if (pending && d != PD_RAW) /* GIL held: the hooks may touch Python state */
         settle_pending();
     pd_entry *e;
+    pd_slot_past past;
     size_t slack;
-    unsigned char *user = pd_heap_alloc(n, &e, &slack, &fresh);
+    unsigned char *user = pd_heap_alloc(n, &e, &past, &slack, &fresh);
     if (user == NULL) {
         pd_lock_give(&lock);
         return NULL;
     }
+    /* The freed block that held the slot (its user pointer was this one)
+     * is verified from what the free slot carries: the entry is only
+     * written, not read, unless there is damage to report. */
     evicted_bad stale;
-    int reused = e->b.state == PD_QUARANTINED;
-    int stale_bad = reused && freed_damage(e->b.addr, e->b.size, e->b.rear, &stale);
+    int stale_bad = past.state == PD_QUARANTINED &&
+                    freed_damage((uintptr_t)user, past.size, past.rear, &stale);
     if (stale_bad)
         pd_entry_info(e, &stale.b); /* before it is stamped anew */
     e->b.addr = (uintptr_t)user;
@@ -717,15 +723,14 @@ static int evict_one(pd_domain d, evicted_bad *damaged)
     quar_item it = quar_pop(d);
     pd_entry *old = it.e;
     if (!pd_heap_is_large(it.size)) {
-        pd_heap_release(old, it.addr, 1);
+        pd_heap_release(old, it.addr, it.size, it.rear, 1);
         return 1;
     }
-    int bad = freed_damage(old->b.addr, old->b.size, old->b.rear, damaged);
+    int bad = freed_damage(it.addr, it.size, it.rear, damaged);
     if (bad)
         pd_entry_info(old, &damaged->b);
-    size_t rear = old->b.rear;
-    pd_heap_release(old, it.addr, 0);
-    vg_close(it.addr, it.size, rear, 0);
+    pd_heap_release(old, it.addr, it.size, it.rear, 0);
+    vg_close(it.addr, it.size, it.rear, 0);
     return bad ? 2 : 1;
 }
 
@@ -772,7 +777,7 @@ static int retire_locked(pd_entry *e, pd_domain caller, const pd_site *s,
     if (!keep) {
         uintptr_t addr = e->b.addr;
         size_t size = e->b.size, rear = e->b.rear;
-        pd_heap_release(e, addr, 0);
+        pd_heap_release(e, addr, size, (uint32_t)rear, 0);
         vg_close(addr, size, rear, 0);
         return 0;
     }

@@ -40,6 +40,7 @@ static uint8_t class_of_16th[MAX_SMALL / 16 + 1]; /* (total+15)/16 -> class */
 typedef struct {
     uintptr_t slot;
     pd_entry *e;
+    pd_slot_past past;
 } free_slot;
 static struct {
     free_slot *v;
@@ -150,11 +151,11 @@ static __attribute__((noinline)) void grow_free(int c)
     free_slots[c].cap = ncap;
 }
 
-static inline void push_free(int c, uintptr_t slot, pd_entry *e)
+static inline void push_free(int c, uintptr_t slot, pd_entry *e, pd_slot_past past)
 {
     if (__builtin_expect(free_slots[c].n == free_slots[c].cap, 0))
         grow_free(c);
-    free_slots[c].v[free_slots[c].n++] = (free_slot){slot, e};
+    free_slots[c].v[free_slots[c].n++] = (free_slot){slot, e, past};
 }
 
 static int new_slab(int c, int *fresh_arena)
@@ -175,7 +176,7 @@ static int new_slab(int c, int *fresh_arena)
     __atomic_store_n(&d->kind, SLAB_SMALL, __ATOMIC_RELEASE);
     /* Push in reverse so the lowest slot is handed out first. */
     for (uint32_t i = d->nslots; i-- > 0;)
-        push_free(c, base + (uintptr_t)i * d->slot_size, &d->meta[i]);
+        push_free(c, base + (uintptr_t)i * d->slot_size, &d->meta[i], (pd_slot_past){0, 0, 0});
     class_slabs[c]++;
     class_avail[c] += d->nslots;
     return 0;
@@ -201,11 +202,11 @@ static inline __attribute__((always_inline)) void prefetch_slot(const free_slot 
                 __builtin_prefetch(p + 192, 1);
         }
     }
-    __builtin_prefetch(&f->e->b, 1);
+    __builtin_prefetch(&f->e->b, 1); /* written, not read: an RFO */
     __builtin_prefetch(&f->e->alloc, 1);
 }
 
-static void *alloc_small(int c, pd_entry **entry, int *fresh_arena)
+static void *alloc_small(int c, pd_entry **entry, pd_slot_past *past, int *fresh_arena)
 {
     if (free_slots[c].n == 0 && new_slab(c, fresh_arena) < 0)
         return NULL;
@@ -213,6 +214,7 @@ static void *alloc_small(int c, pd_entry **entry, int *fresh_arena)
     class_avail[c]--;
     class_in_use[c]++;
     *entry = f.e;
+    *past = f.past;
     if (free_slots[c].n)
         prefetch_slot(&free_slots[c].v[free_slots[c].n - 1], class_size[c]);
     return (void *)f.slot;
@@ -256,7 +258,8 @@ static void *alloc_large(size_t total, pd_entry **entry, int *fresh_arena)
     return (void *)slab_base(d);
 }
 
-void *pd_heap_alloc(size_t n, pd_entry **entry, size_t *slack, int *fresh_arena)
+void *pd_heap_alloc(size_t n, pd_entry **entry, pd_slot_past *past, size_t *slack,
+                    int *fresh_arena)
 {
     if (n > reserve)
         return NULL;
@@ -265,9 +268,10 @@ void *pd_heap_alloc(size_t n, pd_entry **entry, size_t *slack, int *fresh_arena)
     unsigned char *slot;
     if (!pd_heap_is_large(n)) {
         int c = class_of_16th[(total + 15) / 16];
-        slot = alloc_small(c, entry, fresh_arena);
+        slot = alloc_small(c, entry, past, fresh_arena);
         slot_size = class_size[c];
     } else {
+        *past = (pd_slot_past){0, 0, 0};
         slot = alloc_large(total, entry, fresh_arena);
         slot_size = ((total + SLAB_SIZE - 1) >> SLAB_SHIFT) << SLAB_SHIFT;
     }
@@ -277,14 +281,14 @@ void *pd_heap_alloc(size_t n, pd_entry **entry, size_t *slack, int *fresh_arena)
     return slot + PD_FRONT;
 }
 
-void pd_heap_release(pd_entry *e, uintptr_t addr, int cold)
+void pd_heap_release(pd_entry *e, uintptr_t addr, size_t size, uint32_t rear, int cold)
 {
     uintptr_t slot = addr - PD_FRONT;
     slab_desc *d = desc_of(slot);
     if (d->kind == SLAB_SMALL) {
         /* The entry keeps its facts (state included) until the slot is
          * handed out again: see pd_heap.h. */
-        push_free(d->cls, slot, e);
+        push_free(d->cls, slot, e, (pd_slot_past){(uint32_t)size, (uint8_t)rear, PD_QUARANTINED});
         class_in_use[d->cls]--;
         class_avail[d->cls]++;
         if (cold)

@@ -66,12 +66,25 @@ static inline void pd_entry_info(const pd_entry *e, pd_block_info *out)
 /* Reserve the heap.  Returns 0, or -1 if the range cannot be reserved. */
 int pd_heap_init(size_t reserve_bytes);
 
+/* What a slot held before: the freed block whose fill the caller
+ * verifies before reusing the slot (state PD_QUARANTINED), or nothing
+ * (state 0: a slot never used, or a large span, verified as it was
+ * released).  The free slots carry it, so that an allocation need not
+ * read the slot's entry - by then long untouched, a wait for memory -
+ * before it writes it. */
+typedef struct {
+    uint32_t size;
+    uint8_t rear;
+    uint8_t state;
+} pd_slot_past;
+
 /* A block able to hold n user bytes; returns its user pointer and entry,
- * with the entry's previous contents still there (state 0 for a slot never
- * used, PD_QUARANTINED for a released one, to be verified), the
- * bytes of slot left after the user bytes, or NULL when the heap is
- * exhausted.  *fresh_arena is set when a new arena was committed. */
-void *pd_heap_alloc(size_t n, pd_entry **entry, size_t *slack, int *fresh_arena);
+ * with the entry's previous contents still there, what the slot held
+ * (*past), the bytes of slot left after the user bytes, or NULL when the
+ * heap is exhausted.  *fresh_arena is set when a new arena was
+ * committed. */
+void *pd_heap_alloc(size_t n, pd_entry **entry, pd_slot_past *past, size_t *slack,
+                    int *fresh_arena);
 
 /* Give a block's slot back.  A small block's entry keeps its facts, state
  * PD_QUARANTINED included, until the slot is handed out again: the block
@@ -79,7 +92,9 @@ void *pd_heap_alloc(size_t n, pd_entry **entry, size_t *slack, int *fresh_arena)
  * pd_heap_alloc's caller verifies its freed fill when it reuses the slot,
  * while that memory is being touched anyway.  A large block's entry is
  * cleared (its pages go back to the kernel, verified before). */
-void pd_heap_release(pd_entry *e, uintptr_t addr, int cold); /* addr: e's user pointer */
+void pd_heap_release(pd_entry *e, uintptr_t addr, size_t size, uint32_t rear, int cold);
+/* addr, size, rear: e's user pointer, size and rear guard, passed so that
+ * a release out of the quarantine need not read e. */
 /* cold: the block comes out of the quarantine, long untouched; the class's
  * next allocation takes its slot, so the slot and its entry start loading
  * now. */
