@@ -32,17 +32,22 @@ static char report_path[] = "/tmp/pd-core-test-XXXXXX";
 static int report_fd;
 static const pd_site site0;
 
+/* The JSON lines reported since the last call (or since take_reports). */
+static void take_json(char *buf, size_t len)
+{
+    static off_t done;
+    ssize_t n = pread(report_fd, buf, len - 1, done);
+    buf[n > 0 ? n : 0] = '\0';
+    if (n > 0)
+        done += n;
+}
+
 /* The bug names reported since the last call, joined by spaces. */
 static void take_reports(char *out, size_t len)
 {
-    static off_t done;
     char buf[1 << 16];
-    ssize_t n = pread(report_fd, buf, sizeof buf - 1, done);
+    take_json(buf, sizeof buf);
     out[0] = '\0';
-    if (n <= 0)
-        return;
-    done += n;
-    buf[n] = '\0';
     size_t k = 0;
     for (char *p = buf; (p = strstr(p, "{\"bug\":\"")) != NULL; p++) {
         p += 8;
@@ -191,6 +196,65 @@ static void test_quarantine_eviction_detects(void)
     for (int i = 0; i < 600; i++)
         pd_free(PD_RAW, pd_malloc(PD_RAW, 1000, 0, &site0), &site0);
     expect("write-after-free");
+}
+
+/* A freed block's fill covers its guards: a write into either guard of a
+ * freed block is a write after free, found by check_heap and when the
+ * slot is reused, at its offset from the block's start, against 0xdb. */
+static void test_freed_guards(void)
+{
+    char json[1 << 16];
+    char *p = pd_malloc(PD_MEM, 40, 0, &site0);
+    pd_free(PD_MEM, p, &site0);
+    p[43] = 'g';
+    CHECK(pd_check_heap() == 1);
+    take_json(json, sizeof json);
+    CHECK(strstr(json, "\"bug\":\"write-after-free\"") != NULL);
+    CHECK(strstr(json, "\"offset\":43,\"length\":1,\"found\":\"67\",\"expected\":\"db\"") != NULL);
+    CHECK(pd_check_heap() == 0); /* the fill is restored, guards included */
+    expect("");
+
+    p = pd_malloc(PD_MEM, 40, 0, &site0);
+    pd_free(PD_MEM, p, &site0);
+    p[-5] = 'u';
+    CHECK(pd_check_heap() == 1);
+    take_json(json, sizeof json);
+    CHECK(strstr(json, "\"offset\":-5,\"length\":1,\"found\":\"75\",\"expected\":\"db\"") != NULL);
+
+    /* Out of the quarantine: found as the slot is handed out again. */
+    p = pd_malloc(PD_RAW, 100, 0, &site0);
+    pd_free(PD_RAW, p, &site0);
+    p[-1] = 'r';
+    for (int i = 0; i < 2000; i++)
+        pd_free(PD_RAW, pd_malloc(PD_RAW, 1000, 0, &site0), &site0);
+    expect("");
+    for (int i = 0; i < 4000; i++)
+        pd_free(PD_RAW, pd_malloc(PD_RAW, 100, 0, &site0), &site0);
+    take_json(json, sizeof json);
+    CHECK(strstr(json, "\"offset\":-1,\"length\":1,\"found\":\"72\",\"expected\":\"db\"") != NULL);
+    CHECK(strstr(json, "about to be reused") != NULL);
+}
+
+/* The free hooks pass the entry pd_heap_prefetch found: the free then
+ * makes the same decisions as a lookup of its own. */
+static void test_free_hinted(void)
+{
+    char *p = pd_malloc(PD_OBJ, 40, 0, &site0);
+    pd_entry *e = pd_heap_prefetch((uintptr_t)p);
+    pd_entry *found = NULL;
+    CHECK(e != NULL && pd_heap_lookup((uintptr_t)p, &found) == PD_EXACT && found == e);
+    CHECK(pd_heap_prefetch((uintptr_t)(p + 8)) == e); /* the same slot */
+    CHECK(pd_heap_prefetch((uintptr_t)&e) == NULL);    /* not the heap */
+    pd_free_hinted(PD_OBJ, p, &site0, e);
+    expect("");
+    pd_free_hinted(PD_OBJ, p, &site0, pd_heap_prefetch((uintptr_t)p));
+    expect("double-free");
+    p = pd_malloc(PD_OBJ, 40, 0, &site0);
+    pd_free_hinted(PD_OBJ, p + 8, &site0, pd_heap_prefetch((uintptr_t)(p + 8)));
+    expect("invalid-free");
+    pd_free_hinted(PD_MEM, p, &site0, pd_heap_prefetch((uintptr_t)p));
+    expect("wrong-domain");
+    CHECK(pd_check_heap() == 0);
 }
 
 static void *thread_main(void *arg)
@@ -619,6 +683,8 @@ int main(void)
     test_clean();
     test_bugs();
     test_quarantine_eviction_detects();
+    test_freed_guards();
+    test_free_hinted();
     test_threads();
     test_lock_excludes();
     test_serial_of_live();
@@ -631,7 +697,7 @@ int main(void)
     test_guard_threads();
     pd_stats st;
     pd_get_stats(&st);
-    CHECK(st.errors == 16);
+    CHECK(st.errors == 22);
     printf("core: %d passed, %d failed\n", passes, failures);
     return failures != 0;
 }
