@@ -340,7 +340,7 @@ typedef struct {
  * the user bytes, because small blocks cost several times their size, and
  * it is the whole of it that must stay in cache for the quarantine to be
  * cheap: a slot handed out again is read (its freed fill verified) and
- * written, and its entry too. */
+ * written, and its entry written. */
 static size_t quar_cost(const pd_entry *e)
 {
     return PD_FRONT + e->b.size + e->b.rear + sizeof(pd_entry);

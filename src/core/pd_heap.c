@@ -184,10 +184,10 @@ static int new_slab(int c, int *fresh_arena)
 
 /* The next allocation of a class takes the slot now on top of its stack:
  * start loading that slot and its entry now.  A slot leaving the
- * quarantine has gone cold, and both are read (its entry's state, its
- * freed fill) and written when it is handed out; between two allocations
- * of a class the interpreter usually runs long enough to hide the miss. */
-/* Inlined by force: a function that only prefetches counts as pure to GCC,
+ * quarantine has gone cold; its freed fill is read and overwritten when it
+ * is handed out, and its entry written; between two allocations of a
+ * class the interpreter usually runs long enough to hide the miss.
+ * Inlined by force: a function that only prefetches counts as pure to GCC,
  * and a call to a pure function whose result nobody uses is deleted. */
 static inline __attribute__((always_inline)) void prefetch_slot(const free_slot *f,
                                                                 uint32_t size)

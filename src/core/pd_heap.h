@@ -133,6 +133,7 @@ static inline pd_where pd_heap_lookup_hinted(uintptr_t p, pd_entry *hint, pd_ent
     *entry = hint;
     return p == hint->b.addr ? PD_EXACT : PD_INTERIOR;
 }
+
 /* pd_serial_of_live (pd_core.h), inline for the allocator hooks, which
  * ask it at every allocation and free.  A heap address always leads to
  * the same entry (slabs keep their class for good, a large span its
