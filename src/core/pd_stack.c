@@ -265,21 +265,6 @@ static int follows_call(uintptr_t v, uintptr_t lo)
 #endif
 }
 
-/* [stop_lo, stop_lo + stop_len): the boundary function's code; written
- * once, before the hooks scan (a zero length stops nothing). */
-static uintptr_t stop_lo, stop_len;
-
-void pd_stack_set_boundary(const void *fn)
-{
-    Dl_info info;
-    const ElfW(Sym) *sym = NULL;
-    if (dladdr1(fn, &info, (void **)&sym, RTLD_DL_SYMENT) == 0 || sym == NULL ||
-        sym->st_size == 0)
-        return;
-    stop_lo = (uintptr_t)info.dli_saddr;
-    stop_len = sym->st_size;
-}
-
 void *pd_stack_scan_user(const void *from)
 {
     pd_ranges *r = atomic_load_explicit(&ranges, memory_order_acquire);
@@ -293,8 +278,6 @@ void *pd_stack_scan_user(const void *from)
     size_t n = avail < PD_SCAN_WORDS ? avail : PD_SCAN_WORDS;
     for (size_t i = 0; i < n; i++) {
         uintptr_t v = w[i];
-        if (v - stop_lo < stop_len)
-            break; /* the Python frame that is running: see pd_stack.h */
         if (v < r->user_lo || v >= r->user_hi)
             continue;
         const pd_range *ur = user_range(r, v);

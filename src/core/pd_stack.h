@@ -43,17 +43,8 @@ static inline int pd_stack_have_user(void)
 }
 
 /* The first user code address found in the stack words above `from`
- * (a frame address of the caller), 0 if none within the window or before
- * a return address into the boundary function. */
+ * (a frame address of the caller), 0 if none within the window. */
 void *pd_stack_scan_user(const void *from);
-/* The function whose frames end the scan: the interpreter's evaluation
- * loop.  An extension function that called the allocation is always
- * inner to the Python frame being evaluated, so nothing beyond a return
- * into that loop is worth reading; without the stop, an allocation made by
- * Python code itself read the whole window, some thousand instructions,
- * whenever a user module was loaded.  Its extent comes from the dynamic
- * symbol table; when it cannot be known the scan reads the window. */
-void pd_stack_set_boundary(const void *fn);
 
 /* Write "function (file:line) [module+0xoff]" for a return address.
  * Resolves static functions and inlined frames through addr2line when it is

@@ -581,7 +581,6 @@ static int is_system_object(const char *path)
 
 void pd_hooks_modules_changed(void)
 {
-    pd_stack_set_boundary((const void *)_PyEval_EvalFrameDefault);
     pd_modules_refresh(is_system_object);
     pd_objects_modules_changed();
 }

@@ -17,7 +17,6 @@
 #include "../../src/core/pd_elf.h"
 #include "../../src/core/pd_guard.h"
 #include "../../src/core/pd_pyconfig.h"
-#include "../../src/core/pd_stack.h"
 #include "../../src/core/pd_tsc.h"
 
 static int failures, passes;
@@ -256,39 +255,6 @@ static void test_free_hinted(void)
     pd_free_hinted(PD_MEM, p, &site0, pd_heap_prefetch((uintptr_t)p));
     expect("wrong-domain");
     CHECK(pd_check_heap() == 0);
-}
-
-/* The scan for a user frame stops at a return into the boundary function
- * (the interpreter's evaluation loop, in the hooks).  Here every loaded
- * object but the program counts as user code, a return address inside
- * libc's qsort (taken in its comparison callback) stands for an extension
- * frame, and libc's bsearch for the evaluation loop. */
-static uintptr_t in_qsort;
-static int note_return(const void *a, const void *b)
-{
-    in_qsort = (uintptr_t)__builtin_return_address(0);
-    return (int)(*(const int *)a - *(const int *)b);
-}
-static int all_user(const char *path) { (void)path; return 0; }
-static int none_user(const char *path) { (void)path; return 1; }
-
-static void test_scan_boundary(void)
-{
-    int v[2] = {2, 1};
-    qsort(v, 2, sizeof v[0], note_return);
-    pd_modules_refresh(all_user);
-    CHECK(in_qsort != 0 && pd_pc_is_user(in_qsort));
-    volatile uintptr_t frame[4] = {0, in_qsort, 0, 0};
-    CHECK(pd_stack_scan_user((const void *)frame) == (void *)in_qsort);
-    pd_stack_set_boundary((const void *)bsearch);
-    CHECK(pd_stack_scan_user((const void *)frame) == (void *)in_qsort); /* nothing to stop at */
-    frame[0] = (uintptr_t)bsearch + 1;
-    CHECK(pd_stack_scan_user((const void *)frame) == NULL); /* stopped before the user frame */
-    frame[0] = 0;
-    frame[2] = (uintptr_t)bsearch + 1;
-    CHECK(pd_stack_scan_user((const void *)frame) == (void *)in_qsort); /* inner: found first */
-    pd_modules_refresh(none_user);
-    CHECK(!pd_stack_have_user());
 }
 
 static void *thread_main(void *arg)
@@ -719,7 +685,6 @@ int main(void)
     test_quarantine_eviction_detects();
     test_freed_guards();
     test_free_hinted();
-    test_scan_boundary();
     test_threads();
     test_lock_excludes();
     test_serial_of_live();
