@@ -100,6 +100,34 @@ def test_leakcheck(run):
     assert lines[2].startswith("lk_new_reference leaked: ["), r
 
 
+CALLED_BACK = """
+import gc, pydebug, pdleaky
+class Inner:
+    pass
+class Outer:
+    def __init__(self):
+        self.inner = Inner()
+pdleaky.leak_new("instance", 1, Outer)
+outer = next(o for o in gc.get_objects() if type(o) is Outer)
+print(pydebug.allocation_site(outer))
+print("INNER")
+print(pydebug.allocation_site(outer.inner))
+"""
+
+
+def test_site_below_the_eval_loop(run):
+    """The C caller a site names is C code the innermost Python frame
+    called: what Python code makes when an extension calls it back is not
+    put on that extension (the stack scan stops at the eval loop's frame;
+    without that stop 3.11 named make() for Inner)."""
+    r = run(CALLED_BACK)
+    assert r.rc == 0, r
+    outer, inner = r.out.split("INNER")
+    assert "C caller:  make (" in outer and ", in <module>" in outer, r
+    assert ", in Outer.__init__" in inner, r
+    assert "pdleaky" not in inner and "make (" not in inner, r
+
+
 PROGRAM = os.path.join(ROOT, "tests", "data", "leaky_program.py")
 
 

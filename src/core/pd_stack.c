@@ -265,7 +265,7 @@ static int follows_call(uintptr_t v, uintptr_t lo)
 #endif
 }
 
-void *pd_stack_scan_user(const void *from)
+void *pd_stack_scan_user(const void *from, uintptr_t bound)
 {
     pd_ranges *r = atomic_load_explicit(&ranges, memory_order_acquire);
     if (r == NULL || r->user_hi == 0)
@@ -274,6 +274,8 @@ void *pd_stack_scan_user(const void *from)
     const uintptr_t *w = (const uintptr_t *)((uintptr_t)from & ~(uintptr_t)7);
     if ((uintptr_t)w >= top)
         return NULL;
+    if (bound > (uintptr_t)w && bound < top)
+        top = bound;
     size_t avail = (top - (uintptr_t)w) / sizeof *w;
     size_t n = avail < PD_SCAN_WORDS ? avail : PD_SCAN_WORDS;
     for (size_t i = 0; i < n; i++) {

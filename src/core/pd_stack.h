@@ -43,8 +43,11 @@ static inline int pd_stack_have_user(void)
 }
 
 /* The first user code address found in the stack words above `from`
- * (a frame address of the caller), 0 if none within the window. */
-void *pd_stack_scan_user(const void *from);
+ * (a frame address of the caller) and below `bound`, 0 if none within the
+ * window.  bound: the address of a frame the wanted caller must be deeper
+ * than (the innermost eval loop's), or 0 for none; a bound that is not on
+ * this thread's stack above `from` is ignored. */
+void *pd_stack_scan_user(const void *from, uintptr_t bound);
 
 /* Write "function (file:line) [module+0xoff]" for a return address.
  * Resolves static functions and inlined frames through addr2line when it is

@@ -216,8 +216,11 @@ static void capture(pd_site *s, void *ret, const void *sp)
 {
     s->pc = ret;
     s->user_pc = NULL;
+    /* The scan looks no further than the innermost eval loop's frame: a
+     * user frame above it called Python code, not the allocator. */
     if (pd_stack_have_user())
-        s->user_pc = pd_pc_is_user((uintptr_t)ret) ? ret : pd_stack_scan_user(sp);
+        s->user_pc = pd_pc_is_user((uintptr_t)ret) ? ret
+                                                   : pd_stack_scan_user(sp, pd_py_eval_bound());
     s->stack = 0;
     s->pystack = 0;
     s->tid = pd_sys_tid();
