@@ -265,6 +265,13 @@ static int follows_call(uintptr_t v, uintptr_t lo)
 #endif
 }
 
+/* Whether v is a return address into user code. */
+static int user_return(const pd_ranges *r, uintptr_t v)
+{
+    const pd_range *ur = user_range(r, v);
+    return ur && follows_call(v, ur->lo);
+}
+
 void *pd_stack_scan_user(const void *from, uintptr_t bound)
 {
     pd_ranges *r = atomic_load_explicit(&ranges, memory_order_acquire);
@@ -278,14 +285,22 @@ void *pd_stack_scan_user(const void *from, uintptr_t bound)
         top = bound;
     size_t avail = (top - (uintptr_t)w) / sizeof *w;
     size_t n = avail < PD_SCAN_WORDS ? avail : PD_SCAN_WORDS;
-    for (size_t i = 0; i < n; i++) {
-        uintptr_t v = w[i];
-        if (v < r->user_lo || v >= r->user_hi)
+    /* Almost no word falls in the span of user code: test four at a time
+     * (v - lo < span, unsigned, is lo <= v < hi), then in order. */
+    const uintptr_t lo = r->user_lo, span = r->user_hi - r->user_lo;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        uintptr_t a = w[i] - lo, b = w[i + 1] - lo, c = w[i + 2] - lo, d = w[i + 3] - lo;
+        uintptr_t ab = a < b ? a : b, cd = c < d ? c : d;
+        if ((ab < cd ? ab : cd) >= span)
             continue;
-        const pd_range *ur = user_range(r, v);
-        if (ur && follows_call(v, ur->lo))
-            return (void *)v;
+        for (size_t j = i; j < i + 4; j++)
+            if (w[j] - lo < span && user_return(r, w[j]))
+                return (void *)w[j];
     }
+    for (; i < n; i++)
+        if (w[i] - lo < span && user_return(r, w[i]))
+            return (void *)w[i];
     return NULL;
 }
 
