@@ -33,7 +33,7 @@ $(BUILD)/stamp: $(CORE_SRC) $(CORE_HDR) $(PY_SRC) $(PY_HDR) src/launcher/host.c 
 
 # The core goes into executables only (hosts, tests): its thread-locals,
 # read on every allocation, can take the model that needs no call.
-$(BUILD)/core/%.o: src/core/%.c $(CORE_HDR)
+$(BUILD)/core/%.o: src/core/%.c $(CORE_HDR) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) -fPIC -ftls-model=initial-exec -c $< -o $@
 
