@@ -570,7 +570,10 @@ void *pd_guarded_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
     return user;
 }
 
-void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
+/* A new block whose first `copied` bytes the caller overwrites at once
+ * (a realloc's copy): they get no fresh fill. */
+static inline __attribute__((always_inline)) void *alloc_block(pd_domain d, size_t n, int zero,
+                                                            size_t copied, const pd_site *site)
 {
     if (n > SIZE_MAX / 2)
         return NULL;
@@ -602,7 +605,7 @@ void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
     stamp_live(e, d, n, with_stack(&s, site, pcs, npcs));
     vg_open((uintptr_t)user, n, e->b.rear);
     fill(user - PD_GUARD, PD_GUARD, GUARD_WORD);
-    fill(user, n, zero ? 0 : FRESH_WORD);
+    fill(user + copied, n - copied, zero ? 0 : FRESH_WORD);
     fill(user + n, e->b.rear, GUARD_WORD);
     vg_close((uintptr_t)user, n, e->b.rear, PD_LIVE);
     if (opts.valgrind && !zero)
@@ -613,6 +616,11 @@ void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
     if (stale_bad)
         report_evicted(&stale, 1, domain_apis[d]);
     return user;
+}
+
+void *pd_malloc(pd_domain d, size_t n, int zero, const pd_site *site)
+{
+    return alloc_block(d, n, zero, 0, site);
 }
 
 /* Unknown pointers ---------------------------------------------------------
@@ -938,11 +946,12 @@ void *pd_realloc(pd_domain d, void *p, size_t n, const pd_site *site)
     unsigned char *q = NULL;
     if (pd_guard_sample(n))
         q = pd_guarded_malloc((pd_domain)b.domain, n, 0, site);
+    size_t copied = n < b.size ? n : b.size;
     if (q == NULL)
-        q = pd_malloc((pd_domain)b.domain, n, 0, site);
+        q = alloc_block((pd_domain)b.domain, n, 0, copied, site);
     if (q == NULL)
         return NULL;
-    memcpy(q, p, n < b.size ? n : b.size);
+    memcpy(q, p, copied);
     evicted_bad damaged[EVICT_MAX];
     int nd = 0;
     /* A guarded block's free site gets its C backtrace, as in pd_free. */
