@@ -3,7 +3,7 @@
 #   make            the C core and the python-debug front end
 #   make demo       build, then run a real bug under python-debug
 #   make test       install what is missing, build, run every test
-#   make bench      the benchmark table (bench/README.md)
+#   make bench      the benchmark table (README.md, Benchmarks)
 #   make host PY=/path/to/python HOSTDIR=dir   (the front end calls this)
 
 CC      ?= cc

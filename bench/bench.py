@@ -14,6 +14,9 @@ real binary behind `python3`), time
     floor: sites only            the same, after capturing each call's site
                                  as python-debug does: what knowing where
                                  costs before any check (see README)
+    floor: sites + debug hooks   the sites-only host over PYTHONMALLOC=debug:
+                                 CPython's own checks plus knowing where,
+                                 with no registry and no quarantine
 each N times interleaved, keep the best, and print ratios to python plus
 peak RSS.  Benchmarks are not tests: nothing here asserts.
 
@@ -72,6 +75,8 @@ def modes(py):
         ("python-debug stacks=16", [FRONT, "--python", py, "-X", "stacks=16"], {}),
         ("floor: hooks only", [floor_host(py, 2)], floor_env),
         ("floor: sites only", [floor_host(py, 1)], floor_env),
+        ("floor: sites + debug hooks", [floor_host(py, 1)],
+         dict(floor_env, PYTHONMALLOC="debug")),
     ]
 
 
