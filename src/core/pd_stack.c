@@ -15,6 +15,9 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "pd_sys.h"
 
@@ -186,6 +189,8 @@ void pd_modules_refresh(int (*is_system)(const char *path))
             if (c.tmp[i].hi > r->user_hi) r->user_hi = c.tmp[i].hi;
         }
     }
+    if (atomic_load_explicit(&ranges, memory_order_relaxed) == NULL)
+        pd_stack_scan_simd(1); /* before the first scan can run */
     atomic_store_explicit(&ranges, r, memory_order_release);
     __atomic_store_n(&pd_have_user_modules, r->user_hi != 0, __ATOMIC_RELAXED);
 }
@@ -272,6 +277,58 @@ static int user_return(const pd_ranges *r, uintptr_t v)
     return ur && follows_call(v, ur->lo);
 }
 
+/* Almost no stack word falls in the span of user code, so the scan first
+ * skips blocks of four words with none in it (v - lo < span, unsigned, is
+ * lo <= v < hi): returns the start of the first block with one, or the
+ * start of the last partial block.  Two versions, picked once. */
+typedef size_t (*skip_fn)(const uintptr_t *w, size_t i, size_t n, uintptr_t lo,
+                          uintptr_t span);
+
+static size_t skip_portable(const uintptr_t *w, size_t i, size_t n, uintptr_t lo,
+                            uintptr_t span)
+{
+    for (; i + 4 <= n; i += 4) {
+        uintptr_t a = w[i] - lo, b = w[i + 1] - lo, c = w[i + 2] - lo, d = w[i + 3] - lo;
+        uintptr_t ab = a < b ? a : b, cd = c < d ? c : d;
+        if ((ab < cd ? ab : cd) < span)
+            return i;
+    }
+    return i;
+}
+
+#if defined(__x86_64__)
+/* AVX2 has only a signed 64-bit compare: flipping the sign bit of both
+ * sides makes it an unsigned one. */
+__attribute__((target("avx2"))) static size_t skip_avx2(const uintptr_t *w, size_t i, size_t n,
+                                                        uintptr_t lo, uintptr_t span)
+{
+    const __m256i sign = _mm256_set1_epi64x(INT64_MIN);
+    const __m256i lo4 = _mm256_set1_epi64x((long long)lo);
+    const __m256i lim = _mm256_xor_si256(_mm256_set1_epi64x((long long)span), sign);
+    for (; i + 4 <= n; i += 4) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(w + i));
+        __m256i d = _mm256_xor_si256(_mm256_sub_epi64(v, lo4), sign);
+        if (_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(lim, d))))
+            return i;
+    }
+    return i;
+}
+#endif
+
+static skip_fn skip_outside = skip_portable;
+
+void pd_stack_scan_simd(int on)
+{
+    skip_outside = skip_portable;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (on && __builtin_cpu_supports("avx2"))
+        skip_outside = skip_avx2;
+#else
+    (void)on;
+#endif
+}
+
 void *pd_stack_scan_user(const void *from, uintptr_t bound)
 {
     pd_ranges *r = atomic_load_explicit(&ranges, memory_order_acquire);
@@ -285,22 +342,14 @@ void *pd_stack_scan_user(const void *from, uintptr_t bound)
         top = bound;
     size_t avail = (top - (uintptr_t)w) / sizeof *w;
     size_t n = avail < PD_SCAN_WORDS ? avail : PD_SCAN_WORDS;
-    /* Almost no word falls in the span of user code: test four at a time
-     * (v - lo < span, unsigned, is lo <= v < hi), then in order. */
     const uintptr_t lo = r->user_lo, span = r->user_hi - r->user_lo;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        uintptr_t a = w[i] - lo, b = w[i + 1] - lo, c = w[i + 2] - lo, d = w[i + 3] - lo;
-        uintptr_t ab = a < b ? a : b, cd = c < d ? c : d;
-        if ((ab < cd ? ab : cd) >= span)
-            continue;
-        for (size_t j = i; j < i + 4; j++)
-            if (w[j] - lo < span && user_return(r, w[j]))
-                return (void *)w[j];
+    for (size_t i = 0; i < n;) {
+        i = skip_outside(w, i, n, lo, span);
+        size_t end = i + 4 < n ? i + 4 : n;
+        for (; i < end; i++)
+            if (w[i] - lo < span && user_return(r, w[i]))
+                return (void *)w[i];
     }
-    for (; i < n; i++)
-        if (w[i] - lo < span && user_return(r, w[i]))
-            return (void *)w[i];
     return NULL;
 }
 

@@ -48,6 +48,9 @@ static inline int pd_stack_have_user(void)
  * than (the innermost eval loop's), or 0 for none; a bound that is not on
  * this thread's stack above `from` is ignored. */
 void *pd_stack_scan_user(const void *from, uintptr_t bound);
+/* Whether the scan may use the CPU's vector instructions (AVX2) where it
+ * has them: on from the first pd_modules_refresh; tests try both. */
+void pd_stack_scan_simd(int on);
 
 /* Write "function (file:line) [module+0xoff]" for a return address.
  * Resolves static functions and inlined frames through addr2line when it is

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <pthread.h>
 #include <sched.h>
+#include <dlfcn.h>
 
 #include "../../src/core/pd_core.h"
 #include "../../src/core/pd_counts.h"
@@ -17,6 +18,7 @@
 #include "../../src/core/pd_elf.h"
 #include "../../src/core/pd_guard.h"
 #include "../../src/core/pd_pyconfig.h"
+#include "../../src/core/pd_stack.h"
 #include "../../src/core/pd_tsc.h"
 
 static int failures, passes;
@@ -665,6 +667,58 @@ static void test_guard_threads(void)
     expect("");
 }
 
+/* The stack scan for a user frame.  The object that called our qsort
+ * comparator (libc, or a sanitizer's interceptor) stands in for a user
+ * extension: its return address, planted in a stack array, is found
+ * wherever it sits, a bound below it hides it, and the vector and the
+ * portable versions agree. */
+static uintptr_t caller_ra;
+static char caller_path[4096];
+
+static int note_caller(const void *a, const void *b)
+{
+    if (caller_ra == 0)
+        caller_ra = (uintptr_t)__builtin_return_address(0);
+    return *(const int *)a - *(const int *)b;
+}
+
+static int all_but_caller_system(const char *path) { return strcmp(path, caller_path) != 0; }
+static int all_system(const char *path) { (void)path; return 1; }
+
+static void test_scan_user(void)
+{
+    int v[8] = {5, 3, 8, 1, 9, 2, 7, 4};
+    qsort(v, 8, sizeof v[0], note_caller);
+    Dl_info info;
+    CHECK(caller_ra != 0 && dladdr((void *)caller_ra, &info) && info.dli_fname);
+    if (!caller_ra || !info.dli_fname)
+        return;
+    snprintf(caller_path, sizeof caller_path, "%s", info.dli_fname);
+    pd_modules_refresh(all_but_caller_system);
+    CHECK(pd_stack_have_user() && pd_pc_is_user(caller_ra));
+    for (int simd = 0; simd < 2; simd++) {
+        pd_stack_scan_simd(simd);
+        int found = 0, hidden = 0, none = 0;
+        for (int k = 0; k < 40; k++) {
+            volatile uintptr_t words[48];
+            for (int i = 0; i < 48; i++)
+                words[i] = i % 3 ? (uintptr_t)&v[0] : (uintptr_t)i; /* not code */
+            words[k] = caller_ra;
+            const void *from = (const void *)words;
+            found += pd_stack_scan_user(from, (uintptr_t)&words[41]) == (void *)caller_ra;
+            if (k > 0)
+                hidden += pd_stack_scan_user(from, (uintptr_t)&words[k]) == NULL;
+            words[k] = 0;
+            none += pd_stack_scan_user(from, (uintptr_t)&words[41]) == NULL;
+        }
+        CHECK(found == 40);
+        CHECK(hidden == 39);
+        CHECK(none == 40);
+    }
+    pd_modules_refresh(all_system);
+    CHECK(!pd_stack_have_user());
+}
+
 int main(void)
 {
     report_fd = mkstemp(report_path);
@@ -695,6 +749,7 @@ int main(void)
     test_elf();
     test_guard();
     test_guard_threads();
+    test_scan_user();
     pd_stats st;
     pd_get_stats(&st);
     CHECK(st.errors == 22);
