@@ -199,10 +199,14 @@ static uint64_t fnv(const char *s)
     return h;
 }
 
-static time_t mtime_of(const char *path)
+/* In nanoseconds: a source changed within the second the host was built
+ * in must still make the host stale. */
+static long long mtime_of(const char *path)
 {
     struct stat st;
-    return stat(path, &st) == 0 ? st.st_mtime : 0;
+    if (stat(path, &st) != 0)
+        return 0;
+    return (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
 }
 
 int main(int argc, char **argv)
@@ -249,14 +253,14 @@ int main(int argc, char **argv)
      * interpreter, the host's file); a host another process built while we
      * waited is used as it is. */
     int lock_fd = -1;
-    time_t built = mtime_of(host);
-    if (built == 0 || built < mtime_of(stamp)) {
+    long long built = mtime_of(host);
+    if (built == 0 || built <= mtime_of(stamp)) {
         lock_fd = open(PD_ROOT "/build/.host-lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
         if (lock_fd >= 0)
             flock(lock_fd, LOCK_EX);
         built = mtime_of(host);
     }
-    if (built == 0 || built < mtime_of(stamp)) {
+    if (built == 0 || built <= mtime_of(stamp)) {
         fprintf(stderr, "%s: building the host for %s (Python %s)...\n", prog, q[Q_EXE], q[Q_VER]);
         char py_arg[PATH_MAX + 8], dir_arg[PATH_MAX + 16];
         if (snprintf(py_arg, sizeof py_arg, "PY=%s", q[Q_EXE]) >= (int)sizeof py_arg ||
