@@ -109,9 +109,13 @@ class Outer:
         self.inner = Inner()
 pdleaky.leak_new("instance", 1, Outer)
 outer = next(o for o in gc.get_objects() if type(o) is Outer)
+made = []
+pdleaky.leak_new("instance", 1, lambda: made.append(Inner()))
 print(pydebug.allocation_site(outer))
 print("INNER")
 print(pydebug.allocation_site(outer.inner))
+print("LAMBDA")
+print(pydebug.allocation_site(made[0]))
 """
 
 
@@ -119,13 +123,17 @@ def test_site_below_the_eval_loop(run):
     """The C caller a site names is C code the innermost Python frame
     called: what Python code makes when an extension calls it back is not
     put on that extension (the stack scan stops at the eval loop's frame;
-    without that stop 3.11 named make() for Inner)."""
+    without that stop 3.11 named make() for Inner in Outer.__init__, and
+    3.13 for Inner in the lambda)."""
     r = run(CALLED_BACK)
     assert r.rc == 0, r
-    outer, inner = r.out.split("INNER")
+    outer, rest = r.out.split("INNER")
+    inner, lam = rest.split("LAMBDA")
     assert "C caller:  make (" in outer and ", in <module>" in outer, r
     assert ", in Outer.__init__" in inner, r
-    assert "pdleaky" not in inner and "make (" not in inner, r
+    assert ", in <lambda>" in lam, r
+    for site in (inner, lam):
+        assert "pdleaky" not in site and "make (" not in site, r
 
 
 PROGRAM = os.path.join(ROOT, "tests", "data", "leaky_program.py")

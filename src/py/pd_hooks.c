@@ -212,15 +212,29 @@ done:
  * ctx carries the domain.  On x86-64 the allocator APIs tail-jump to us, so
  * our return address is in the API's caller. */
 
+/* The innermost user frame on the stack, looking no further than the
+ * innermost eval loop's frame: a user frame above it called Python code,
+ * not the allocator.  3.11 and 3.12 point at that frame; 3.13 must walk
+ * the Python frames the loop runs to find it (measured: more than the
+ * bound saves once they are a few deep), so there the scan runs unbounded
+ * and the walk only confirms or rejects a candidate it found. */
+#define WALK_HOPS 1024
+
+static void *scan_user(const void *sp)
+{
+    uintptr_t bound = pd_py_eval_bound(0);
+    void *pc = pd_stack_scan_user(sp, bound);
+    if (pc != NULL && bound == 0 && (bound = pd_py_eval_bound(WALK_HOPS)) != 0)
+        pc = pd_stack_scan_user(sp, bound);
+    return pc;
+}
+
 static void capture(pd_site *s, void *ret, const void *sp)
 {
     s->pc = ret;
     s->user_pc = NULL;
-    /* The scan looks no further than the innermost eval loop's frame: a
-     * user frame above it called Python code, not the allocator. */
     if (pd_stack_have_user())
-        s->user_pc = pd_pc_is_user((uintptr_t)ret) ? ret
-                                                   : pd_stack_scan_user(sp, pd_py_eval_bound());
+        s->user_pc = pd_pc_is_user((uintptr_t)ret) ? ret : scan_user(sp);
     s->stack = 0;
     s->pystack = 0;
     s->tid = pd_sys_tid();

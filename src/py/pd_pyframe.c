@@ -112,22 +112,28 @@ void pd_py_capture(pd_site *s)
 
 /* 3.11 and 3.12 keep a _PyCFrame local to each eval loop invocation in
  * tstate->cframe; 3.13 links an entry frame local to it, owned by the C
- * stack, under the first frame it runs.  Anything else (the root cframe
- * in the thread state, a chain longer than the walk) is no bound, and
+ * stack, under the first frame it runs, so finding it walks the frames
+ * that eval loop runs (at most max_hops).  Anything else (the root cframe
+ * in the thread state, a longer chain) is no bound, and
  * pd_stack_scan_user also checks that the bound is on this stack. */
-uintptr_t pd_py_eval_bound(void)
+uintptr_t pd_py_eval_bound(int max_hops)
 {
+#if PY_VERSION_HEX >= 0x030D0000
+    if (max_hops == 0)
+        return 0;
+#endif
     PyThreadState *ts = own_tstate();
     if (ts == NULL)
         return 0;
 #if PY_VERSION_HEX >= 0x030D0000
     int hops = 0;
-    for (_PyInterpreterFrame *f = ts->current_frame; f != NULL && hops < 64;
+    for (_PyInterpreterFrame *f = ts->current_frame; f != NULL && hops < max_hops;
          f = f->previous, hops++)
         if (f->owner == FRAME_OWNED_BY_CSTACK)
             return (uintptr_t)f;
     return 0;
 #else
+    (void)max_hops;
     return (uintptr_t)ts->cframe;
 #endif
 }
