@@ -123,8 +123,8 @@ def test_site_below_the_eval_loop(run):
     """The C caller a site names is C code the innermost Python frame
     called: what Python code makes when an extension calls it back is not
     put on that extension (the stack scan stops at the eval loop's frame;
-    without that stop 3.11 named make() for Inner in Outer.__init__, and
-    3.13 for Inner in the lambda)."""
+    without that stop every interpreter here named make() for the Inner
+    made in the lambda, and 3.11 for the one in Outer.__init__)."""
     r = run(CALLED_BACK)
     assert r.rc == 0, r
     outer, rest = r.out.split("INNER")
