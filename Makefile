@@ -17,8 +17,8 @@ HOST_CFLAGS ?=
 
 CORE_SRC := $(wildcard src/core/*.c)
 CORE_HDR := $(wildcard src/core/*.h)
-PY_SRC   := $(wildcard src/py/*.c)
-PY_HDR   := $(wildcard src/py/*.h)
+PY_SRC   := $(wildcard src/py/*.c src/py/interp/*.c)
+PY_HDR   := $(wildcard src/py/*.h src/py/interp/*.h)
 CORE_OBJ := $(patsubst src/core/%.c,$(BUILD)/core/%.o,$(CORE_SRC))
 
 .PHONY: all host demo test test-core test-py deps bench clean

@@ -76,13 +76,31 @@ def test_missing_interpreter_exits_2():
     assert len(r.stderr.strip().splitlines()) == 1 and "no Python interpreter" in r.stderr
 
 
-def test_unsupported_interpreter_exits_2():
-    old = [p for p in glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[0]*/bin/python3"))]
-    if not old:
-        pytest.skip("no Python older than 3.11 here to show the refusal")
-    r = subprocess.run([FRONT, "--python", old[0], "-c", "pass"], capture_output=True, text=True)
-    assert r.returncode == 2
-    assert len(r.stderr.strip().splitlines()) == 1 and "unsupported interpreter" in r.stderr
+def _fake_python(tmp_path, ver, nogil=0):
+    """A stand-in that answers the front end's query as CPython `ver` would
+    (the front end asks a script every time, never from its cache)."""
+    major, minor, micro = map(int, ver.split("."))
+    hexv = (major << 24) | (minor << 16) | (micro << 8) | 0xF0
+    exe = tmp_path / ("python" + ver)
+    exe.write_text("#!/bin/sh\nprintf '%%s\\n' %s cpython %s %d '' %d\n"
+                   % (exe, ver, hexv, nogil))
+    exe.chmod(0o755)
+    return str(exe)
+
+
+@pytest.mark.parametrize("ver,nogil,says", [
+    ("3.10.13", 0, "needs CPython 3.11 to 3.15"),
+    ("3.16.0", 0, "newer than CPython 3.15"),
+    ("3.99.1", 0, "newer than CPython 3.15"),
+    ("3.14.10", 1, "free-threaded"),
+])
+def test_unsupported_interpreter_exits_2(tmp_path, ver, nogil, says):
+    fake = _fake_python(tmp_path, ver, nogil)
+    r = subprocess.run([FRONT, "--python", fake, "-c", "pass"], capture_output=True, text=True)
+    assert r.returncode == 2, r
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "unsupported interpreter" in lines[0] and says in lines[0], r
+    assert "building the host" not in r.stderr
 
 
 def test_env_selects_interpreter(py):

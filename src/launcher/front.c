@@ -236,9 +236,15 @@ int main(int argc, char **argv)
         store_query(found, q);
     }
     unsigned long hex = strtoul(q[Q_HEX], NULL, 10);
-    if (strcmp(q[Q_IMPL], "cpython") != 0 || hex < 0x030B0000 || atoi(q[Q_NOGIL]))
-        die("unsupported interpreter %s (%s): python-debug needs CPython 3.11 or newer "
-            "with the GIL", found, q[Q_VER]);
+    if (strcmp(q[Q_IMPL], "cpython") != 0 || hex < 0x030B0000)
+        die("unsupported interpreter %s (%s): python-debug needs CPython 3.11 to 3.15", found, q[Q_VER]);
+    if (atoi(q[Q_NOGIL]))
+        die("unsupported interpreter %s (%s): a free-threaded build (Py_GIL_DISABLED); "
+            "python-debug needs a CPython with the GIL", found, q[Q_VER]);
+    /* Never compiled against an older version's layouts (pd_interp.h). */
+    if (hex >= 0x03100000)
+        die("unsupported interpreter %s (%s): newer than CPython 3.15, the newest python-debug "
+            "supports", found, q[Q_VER]);
 
     /* One host per interpreter binary. */
     const char *cache = getenv("PYDEBUG_CACHE");

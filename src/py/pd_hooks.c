@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "interp/pd_interp.h"
 #include "pd_codes.h"
 #include "pd_hooks.h"
 #include "pd_objects.h"
@@ -214,17 +215,18 @@ done:
 
 /* The innermost user frame on the stack, looking no further than the
  * innermost eval loop's frame: a user frame above it called Python code,
- * not the allocator.  3.11 and 3.12 point at that frame; 3.13 must walk
- * the Python frames the loop runs to find it (measured: more than the
- * bound saves once they are a few deep), so there the scan runs unbounded
- * and the walk only confirms or rejects a candidate it found. */
+ * not the allocator.  Some interpreters point at that frame (3.11, 3.12);
+ * the others must walk the Python frames the loop runs to find it
+ * (measured on 3.13: more than the bound saves once they are a few deep),
+ * so there the scan runs unbounded and the walk only confirms or rejects
+ * a candidate it found (pd_interp_eval_bound). */
 #define WALK_HOPS 1024
 
 static void *scan_user(const void *sp)
 {
-    uintptr_t bound = pd_py_eval_bound(0);
+    uintptr_t bound = pd_interp_eval_bound(0);
     void *pc = pd_stack_scan_user(sp, bound);
-    if (pc != NULL && bound == 0 && (bound = pd_py_eval_bound(WALK_HOPS)) != 0)
+    if (pc != NULL && bound == 0 && (bound = pd_interp_eval_bound(WALK_HOPS)) != 0)
         pc = pd_stack_scan_user(sp, bound);
     return pc;
 }

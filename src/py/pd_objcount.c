@@ -1,11 +1,11 @@
 /* pd_objcount.c - see pd_objcount.h. */
-#define Py_BUILD_CORE 1
 #include <Python.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "interp/pd_interp.h"
 #include "pd_hooks.h"
 #include "pd_objcount.h"
 #include "pd_objects.h"
@@ -43,9 +43,9 @@ static void on_retire(const pd_block_info *b)
 
 static const pd_object_hooks allocator_events = {on_born, on_retire};
 
-/* The reference tracer (3.13+) ---------------------------------------------- */
+/* The reference tracer (PD_INTERP_HAS_REFTRACER) ---------------------------------------------- */
 
-#if PY_VERSION_HEX >= 0x030D0000
+#if PD_INTERP_HAS_REFTRACER
 static int on_trace(PyObject *op, PyRefTracerEvent ev, void *data)
 {
     (void)data;
@@ -180,7 +180,7 @@ static void check_tracer(void)
         fprintf(stderr, "python-debug: the reference tracer was taken (tracemalloc?); "
                         "per-type counts miss what was created and destroyed without it\n");
     }
-#if PY_VERSION_HEX >= 0x030D0000
+#if PD_INTERP_HAS_REFTRACER
     void *data;
     if (PyRefTracer_GetTracer(&data) == NULL && PyRefTracer_SetTracer(on_trace, NULL) == 0)
         seed();

@@ -1,11 +1,5 @@
 /* pd_objects.c - see pd_objects.h. */
-#define Py_BUILD_CORE 1
 #include <Python.h>
-/* Some versions' internal inline functions ignore a parameter. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#include "internal/pycore_object.h"
-#pragma GCC diagnostic pop
 
 #include <link.h>
 #include <pthread.h>
@@ -13,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "interp/pd_interp.h"
 #include "pd_hooks.h"
 #include "pd_objects.h"
 #include "pd_pyframe.h"
@@ -183,7 +178,7 @@ static PyObject *object_in_block(const pd_block_info *b, pd_lockstate ls, Py_ssi
         /* A compact str is smaller than the str type's basic size. */
         size_t least = PyType_FastSubclass(tp, Py_TPFLAGS_UNICODE_SUBCLASS)
                            ? sizeof(PyASCIIObject) : (size_t)tp->tp_basicsize;
-        if (_PyType_PreHeaderSize(tp) != off || off + least > b->size)
+        if (pd_interp_preheader_size(tp) != off || off + least > b->size)
             continue;
         Py_ssize_t rc = Py_REFCNT(op);
         if (rc < min_refcnt || rc > MAX_REFCNT)
@@ -201,16 +196,6 @@ PyObject *pd_obj_in_block(const pd_block_info *b, pd_lockstate ls)
 PyObject *pd_obj_in_dying_block(const pd_block_info *b)
 {
     return object_in_block(b, PD_LOCKED, 0);
-}
-
-static int is_immortal(PyObject *op)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    return _Py_IsImmortal(op);
-#else
-    (void)op;
-    return 0;
-#endif
 }
 
 int pd_objects_available(void) { return pd_hooks_installed() || pd_pym_active(); }
@@ -294,7 +279,7 @@ static void total(pd_block_info *b, void *arg)
 {
     walk *w = arg;
     PyObject *op = pd_obj_in_block(b, PD_LOCKED);
-    if (op == NULL || is_immortal(op))
+    if (op == NULL || pd_interp_is_immortal(op))
         return;
     w->refs += Py_REFCNT(op);
     w->count++;
@@ -314,7 +299,7 @@ static int nstatics = -1;
 static void add_static(PyObject *op)
 {
     pd_block_info b;
-    if (op != NULL && nstatics < MAX_STATICS && !is_immortal(op) &&
+    if (op != NULL && nstatics < MAX_STATICS && !pd_interp_is_immortal(op) &&
         !live_block((uintptr_t)op, PD_UNLOCKED, &b))
         statics[nstatics++] = op;
     if (op == NULL) {

@@ -3,56 +3,28 @@
  *
  * The allocator hooks run inside the interpreter, often in the middle of
  * creating a frame or an object, and in the raw domain without the GIL.
- * So we never call an API that may allocate or run code: we read the
- * calling thread's own frame chain (only this thread changes it, and it is
- * busy calling us) through the interpreter's internal structures, which
- * differ per version.  This file is compiled once per interpreter, against
- * that interpreter's own internal headers. */
-#define Py_BUILD_CORE 1
+ * So we never call an API that may allocate or run code: the calling
+ * thread's own frame chain is read through pd_interp.h, the one place that
+ * knows the interpreter's internal structures. */
 #include <Python.h>
-#include "internal/pycore_frame.h"
-#include "internal/pycore_pystate.h"
-#include "pd_iframe.h"
 
-#include <dlfcn.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "interp/pd_interp.h"
 #include "pd_codes.h"
 #include "pd_objects.h"
 #include "pd_pyframe.h"
 #include "../core/pd_core.h"
 #include "../core/pd_heap.h"
+#include "../core/pd_stack.h"
 
 /* After finalization, code objects may point at strings the interpreter
  * has already freed: stop describing anything Python. */
 static int finalized;
 
 void pd_py_set_finalized(void) { finalized = 1; }
-
-/* The calling thread's own thread state, or NULL; never another
- * thread's.  3.11's "current" tstate is the GIL holder's, so there we ask
- * the per-thread gilstate key instead. */
-static inline __attribute__((always_inline)) PyThreadState *own_tstate(void)
-{
-#if PY_VERSION_HEX >= 0x030D0000
-    return PyThreadState_GetUnchecked();
-#elif PY_VERSION_HEX >= 0x030C0000
-    return _PyThreadState_UncheckedGet();
-#else
-    /* The GIL holder's, when that is this thread (almost always, outside
-     * the raw domain), spares a pthread_getspecific per allocation; this
-     * thread's id is remembered, which spares a library call too. */
-    static _Thread_local __attribute__((tls_model("initial-exec"))) unsigned long self;
-    if (self == 0)
-        self = (unsigned long)pthread_self();
-    PyThreadState *ts = _PyThreadState_GET();
-    if (ts != NULL && ts->thread_id == self)
-        return ts;
-    return PyGILState_GetThisThreadState();
-#endif
-}
 
 /* The main interpreter, asked once: it never changes. */
 static PyInterpreterState *main_interp(void)
@@ -63,95 +35,34 @@ static PyInterpreterState *main_interp(void)
     return main;
 }
 
-static _PyInterpreterFrame *top_frame(PyThreadState *ts)
-{
-#if PY_VERSION_HEX >= 0x030D0000
-    return ts->current_frame;
-#else
-    return ts->cframe ? ts->cframe->current_frame : NULL;
-#endif
-}
-
-/* A frame worth showing: a real Python frame that has started running. */
-static int frame_visible(_PyInterpreterFrame *f)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    if (f->owner == FRAME_OWNED_BY_CSTACK)
-        return 0;
-#endif
-    return pd_iframe_code(f) != NULL && !_PyFrame_IsIncomplete(f);
-}
-
-static int frame_offset(_PyInterpreterFrame *f)
-{
-    return _PyInterpreterFrame_LASTI(f) * (int)sizeof(_Py_CODEUNIT);
-}
-
-
 void pd_py_capture(pd_site *s)
 {
-    PyThreadState *ts = own_tstate();
-    if (ts != NULL) {
-        s->subinterp = ts->interp != main_interp();
-        for (_PyInterpreterFrame *f = top_frame(ts); f != NULL; f = f->previous) {
-            if (!frame_visible(f))
-                continue;
-            PyCodeObject *co = pd_iframe_code(f);
-            s->code = co;
-            s->code_serial = pd_live_serial_of(co);
-            s->lasti = frame_offset(f);
-            return;
-        }
-    } else {
+    pd_pos at;
+    PyThreadState *ts = pd_interp_site(&at);
+    if (ts == NULL) {
         s->subinterp = 0;
+        s->code = NULL;
+        s->code_serial = 0;
+        s->lasti = -1;
+        return;
     }
-    s->code = NULL;
-    s->code_serial = 0;
-    s->lasti = -1;
-}
-
-/* 3.11 and 3.12 keep a _PyCFrame local to each eval loop invocation in
- * tstate->cframe; 3.13 links an entry frame local to it, owned by the C
- * stack, under the first frame it runs, so finding it walks the frames
- * that eval loop runs (at most max_hops).  Anything else (the root cframe
- * in the thread state, a longer chain) is no bound, and
- * pd_stack_scan_user also checks that the bound is on this stack. */
-uintptr_t pd_py_eval_bound(int max_hops)
-{
-#if PY_VERSION_HEX >= 0x030D0000
-    if (max_hops == 0)
-        return 0;
-#endif
-    PyThreadState *ts = own_tstate();
-    if (ts == NULL)
-        return 0;
-#if PY_VERSION_HEX >= 0x030D0000
-    int hops = 0;
-    for (_PyInterpreterFrame *f = ts->current_frame; f != NULL && hops < max_hops;
-         f = f->previous, hops++)
-        if (f->owner == FRAME_OWNED_BY_CSTACK)
-            return (uintptr_t)f;
-    return 0;
-#else
-    (void)max_hops;
-    return (uintptr_t)ts->cframe;
-#endif
+    s->subinterp = ts->interp != main_interp();
+    s->code = at.code;
+    s->code_serial = at.code ? pd_live_serial_of(at.code) : 0;
+    s->lasti = at.offset;
 }
 
 int pd_py_capture_stack(uintptr_t *words, int max_frames)
 {
-    PyThreadState *ts = own_tstate();
-    int n = 0;
+    PyThreadState *ts = pd_interp_own_tstate();
     if (ts == NULL)
         return 0;
-    for (_PyInterpreterFrame *f = top_frame(ts); f != NULL && n < max_frames; f = f->previous) {
-        if (!frame_visible(f))
-            continue;
-        PyCodeObject *co = pd_iframe_code(f);
-        words[3 * n] = (uintptr_t)co;
-        words[3 * n + 1] = (uintptr_t)pd_live_serial_of(co);
-        words[3 * n + 2] = (uintptr_t)frame_offset(f);
-        n++;
+    pd_pos at[PD_STACK_MAX];
+    int n = pd_interp_positions(ts, at, max_frames < PD_STACK_MAX ? max_frames : PD_STACK_MAX);
+    for (int i = 0; i < n; i++) {
+        words[3 * i] = (uintptr_t)at[i].code;
+        words[3 * i + 1] = (uintptr_t)pd_live_serial_of(at[i].code);
+        words[3 * i + 2] = (uintptr_t)at[i].offset;
     }
     return 3 * n;
 }
@@ -234,14 +145,11 @@ void pd_py_describe_site(const pd_site *s, char *buf, size_t len)
 static size_t frames_of(PyThreadState *ts, char *buf, size_t len, size_t pos)
 {
     /* Collect innermost-first, print outermost-first. */
-    _PyInterpreterFrame *stack[256];
-    int n = 0;
-    for (_PyInterpreterFrame *f = top_frame(ts); f != NULL && n < 256; f = f->previous)
-        if (frame_visible(f))
-            stack[n++] = f;
+    pd_pos at[256];
+    int n = pd_interp_positions(ts, at, 256);
     for (int i = n - 1; i >= 0 && pos + 1 < len; i--) {
         char line[700];
-        describe_code(pd_iframe_code(stack[i]), frame_offset(stack[i]), line, sizeof line);
+        describe_code(at[i].code, at[i].offset, line, sizeof line);
         int k = snprintf(buf + pos, len - pos, "%s\n", line);
         if (k > 0)
             pos += (size_t)k < len - pos ? (size_t)k : len - pos - 1;
@@ -252,7 +160,7 @@ static size_t frames_of(PyThreadState *ts, char *buf, size_t len, size_t pos)
 void pd_py_traceback_now(char *buf, size_t len)
 {
     buf[0] = '\0';
-    PyThreadState *ts = finalized ? NULL : own_tstate();
+    PyThreadState *ts = finalized ? NULL : pd_interp_own_tstate();
     if (ts != NULL)
         frames_of(ts, buf, len, 0);
 }
@@ -262,7 +170,7 @@ void pd_py_dump_all_threads(int fd)
     if (finalized)
         return;
     PyInterpreterState *interp = PyInterpreterState_Main();
-    PyThreadState *me = own_tstate();
+    PyThreadState *me = pd_interp_own_tstate();
     if (interp == NULL)
         return;
     static char buf[16384];
@@ -311,35 +219,11 @@ void pd_py_block_type(const pd_block_info *b, char *buf, size_t len)
     }
 }
 
-/* References held by running frames: the function, the locals dict, the
- * code and the fast locals (cells and free variables included) of every
- * frame a thread is executing.  Generator frames are left to their
- * generator's tp_traverse; values on the evaluation stack are not
- * visited (only suspended frames keep their depth up to date). */
+/* References held by running frames (pd_interp_visit_frames). */
 void pd_py_visit_frames(visitproc visit, void *arg)
 {
     PyInterpreterState *interp = PyInterpreterState_Main();
     for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts != NULL;
-         ts = PyThreadState_Next(ts)) {
-        for (_PyInterpreterFrame *f = top_frame(ts); f != NULL; f = f->previous) {
-            if (f->owner != FRAME_OWNED_BY_THREAD)
-                continue;
-            PyCodeObject *co = pd_iframe_code(f);
-            if (co == NULL)
-                continue;
-#if PY_VERSION_HEX >= 0x030C0000
-            visit(f->f_funcobj, arg);
-#else
-            visit((PyObject *)f->f_func, arg);
-#endif
-            visit((PyObject *)co, arg);
-            if (f->f_locals)
-                visit(f->f_locals, arg);
-            if (f->frame_obj)
-                visit((PyObject *)f->frame_obj, arg);
-            for (int i = 0; i < co->co_nlocalsplus; i++)
-                if (f->localsplus[i])
-                    visit(f->localsplus[i], arg);
-        }
-    }
+         ts = PyThreadState_Next(ts))
+        pd_interp_visit_frames(ts, visit, arg);
 }

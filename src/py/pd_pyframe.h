@@ -11,11 +11,6 @@
 #include "../core/pd_core.h"
 
 void pd_py_capture(pd_site *s);
-/* The address of a local of the innermost eval loop running on this
- * thread (0 if none, or not found within max_hops frames on 3.13): a C
- * caller the stack scan looks for, one that called the allocator from C
- * code the eval loop called, lies below it. */
-uintptr_t pd_py_eval_bound(int max_hops);
 /* Up to max_frames frames of the calling thread, innermost first, as
  * (code, code serial, offset) triples; returns the number of words. */
 int pd_py_capture_stack(uintptr_t *words, int max_frames);

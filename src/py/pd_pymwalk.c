@@ -1,35 +1,17 @@
 /* pd_pymwalk.c - see pd_pymwalk.h. */
-#define Py_BUILD_CORE 1
 #include <Python.h>
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#include "internal/pycore_runtime.h"
-#pragma GCC diagnostic pop
 
 #include <stdio.h>
 #include <string.h>
 
+#include "interp/pd_interp.h"
 #include "pd_pymwalk.h"
 #include "../core/pd_sys.h"
 
-/* The pool header, as obmalloc.c lays it out in 3.11 and as
- * internal/pycore_obmalloc.h publishes it since 3.12.  The sizes are those
- * of 64-bit builds with the radix tree (the default since 3.10): 16 KiB
- * pools, 16-byte alignment.  pd_pym_selftest checks them on the running
- * interpreter. */
-typedef struct pool {
-    union {
-        unsigned char *padding;
-        unsigned int count;
-    } ref;
-    unsigned char *freeblock;
-    struct pool *nextpool, *prevpool;
-    unsigned int arenaindex, szidx, nextoffset, maxnextoffset;
-} pool;
-
-#define POOL_SZ ((uintptr_t)1 << 14)
+typedef pd_interp_pool pool;
+#define POOL_SZ PD_INTERP_POOL_SIZE
 #define POOL_HEAD ((sizeof(pool) + 15) & ~(size_t)15)
-#define SMALL_MAX 512
+#define SMALL_MAX PD_INTERP_SMALL_MAX
 #define NCLASSES (SMALL_MAX / 16)
 
 static int active;
@@ -227,7 +209,7 @@ int pd_pym_install(void)
     PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &prev_obj);
     /* Which allocator pre-initialization chose (PYTHONMALLOC, or the
      * build's default): the debug hooks on pymalloc shift every block. */
-    int which = _PyRuntime.preconfig.allocator;
+    int which = pd_interp_allocator();
 #ifdef Py_DEBUG
     if (which == PYMEM_ALLOCATOR_NOT_SET || which == PYMEM_ALLOCATOR_DEFAULT)
         which = PYMEM_ALLOCATOR_PYMALLOC_DEBUG;

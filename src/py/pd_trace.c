@@ -1,18 +1,11 @@
 /* pd_trace.c - see pd_trace.h.
  *
- * Compiled once per interpreter against its internal headers: the value
- * stack of a frame, and where a call instruction keeps its callable, are
- * the interpreter's own business and change between versions.  Everything
- * version-specific about instructions lives here; the consumers see
- * pd_insn and pd_call only. */
-#define Py_BUILD_CORE 1
+ * The value stack of a frame, and where a call instruction keeps its
+ * callable, are the interpreter's own business and change between
+ * versions: pd_interp.h reads them.  The consumers see pd_insn and pd_call
+ * only. */
 #include <Python.h>
-#include "internal/pycore_frame.h"
-#include "internal/pycore_pystate.h"
-#include "pd_iframe.h"
-#if PY_VERSION_HEX < 0x030C0000
-#include <frameobject.h>
-#endif
+#include "interp/pd_interp.h"
 
 #include <string.h>
 
@@ -27,7 +20,7 @@ static int opcodes_known;
 static int EXTENDED_ARG_OP = -1;
 
 static unsigned active;     /* consumers running */
-#if PY_VERSION_HEX < 0x030C0000 || !defined(Py_DEBUG)
+#if !PD_INTERP_HAS_MONITORING || !defined(Py_DEBUG)
 /* The code objects of __lltrace__ modules (unused where a debug build
  * traces them itself and sys.monitoring marks them). */
 static PyObject *marked;
@@ -188,10 +181,15 @@ fail:
     return -1;
 }
 
+/* The values decode copies a frame's stack into (the interpreter may keep
+ * them tagged); the instruction stream runs with the GIL held. */
+#define STACK_SHOWN 1024
+static PyObject *stack_copy[STACK_SHOWN];
+
 /* Fill ev from the frame running code at offset: the instruction from the
  * code's unspecialised bytes, the stack if the interpreter saved its
  * pointer for us or the compiler's depth is known. */
-static void decode(pd_insn *ev, PyCodeObject *co, int offset, _PyInterpreterFrame *f)
+static void decode(pd_insn *ev, PyCodeObject *co, int offset, pd_iframe *f)
 {
     ev->code = co;
     ev->offset = offset;
@@ -199,7 +197,7 @@ static void decode(pd_insn *ev, PyCodeObject *co, int offset, _PyInterpreterFram
     ev->oparg = 0;
     ev->depth = -1;
     ev->stack = NULL;
-    ev->globals = f ? f->f_globals : NULL;
+    ev->globals = f ? pd_interp_frame_globals(f) : NULL;
     code_entry *e = entry_for(co);
     if (e == NULL)
         return;
@@ -212,11 +210,14 @@ static void decode(pd_insn *ev, PyCodeObject *co, int offset, _PyInterpreterFram
             arg |= b[o + 1] << shift;
         ev->oparg = arg;
     }
-    if (f != NULL && pd_iframe_code(f) == co) {
-        int depth = f->stacktop >= 0 ? f->stacktop - co->co_nlocalsplus : static_depth(e, offset);
-        if (depth >= 0 && depth <= co->co_stacksize) {
+    if (f != NULL && pd_interp_frame_code(f) == co) {
+        int depth = pd_interp_saved_depth(f, co);
+        if (depth < 0)
+            depth = static_depth(e, offset);
+        if (depth >= 0 && depth <= co->co_stacksize && depth <= STACK_SHOWN) {
+            pd_interp_stack_values(f, co, depth, stack_copy);
             ev->depth = depth;
-            ev->stack = f->localsplus + co->co_nlocalsplus;
+            ev->stack = stack_copy;
         }
     }
 }
@@ -226,49 +227,26 @@ int pd_insn_call(const pd_insn *ev, pd_call *out)
     int op = ev->opcode, arg = ev->oparg;
     if (op < 0 || ev->depth < 0)
         return 0;
+    pd_call_kind kind;
+    if (op == pd_op.CALL_FUNCTION_EX)
+        kind = PD_CALL_EX;
+    else if (op == pd_op.CALL_KW)
+        kind = PD_CALL_KW;
+    else if (op == (pd_op.PRECALL >= 0 ? pd_op.PRECALL : pd_op.CALL))
+        kind = PD_CALL_PLAIN;  /* 3.11 names its callable at PRECALL */
+    else
+        return 0;
+    pd_call_shape sh;
+    pd_interp_call_shape(kind, arg, &sh);
+    if (ev->depth < sh.pops || ev->depth < sh.marker || ev->depth < sh.callable_null)
+        return 0;
     PyObject *const *top = ev->stack + ev->depth;
-#define DEPTH_OK(n) (ev->depth >= (n))
-#define PEEK(n) (top[-(n)])
-    if (op == pd_op.CALL_FUNCTION_EX) {
-#if PY_VERSION_HEX >= 0x030D0000
-        int at = 3 + (arg & 1);   /* func, NULL, args, kwargs? */
-#else
-        int at = 2 + (arg & 1);   /* NULL, func, args, kwargs? */
-#endif
-        if (!DEPTH_OK(at + 1))
-            return 0;
-        out->callable = PEEK(at);
-        out->method_form = 0;
-        out->nargs = -1;
-        out->pops = at + 1;
-        return 1;
-    }
-#if PY_VERSION_HEX >= 0x030D0000
-    /* callable, self or NULL, args..., [kwnames for CALL_KW] */
-    int kw = op == pd_op.CALL_KW;
-    if (op != pd_op.CALL && !kw)
-        return 0;
-    if (!DEPTH_OK(arg + 2 + kw))
-        return 0;
-    out->callable = PEEK(arg + 2 + kw);
-    out->method_form = PEEK(arg + 1 + kw) != NULL;
-    out->nargs = arg + out->method_form;
-    out->pops = arg + 2 + kw;
-#else
-    /* 3.11's PRECALL and 3.12's CALL: method or NULL, callable or self,
-     * args... */
-    if (op != (pd_op.PRECALL >= 0 ? pd_op.PRECALL : pd_op.CALL))
-        return 0;
-    if (!DEPTH_OK(arg + 2))
-        return 0;
-    out->method_form = PEEK(arg + 2) != NULL;
-    out->callable = out->method_form ? PEEK(arg + 2) : PEEK(arg + 1);
-    out->nargs = arg + out->method_form;
-    out->pops = arg + 2;
-#endif
+    int set = top[-sh.marker] != NULL;
+    out->callable = top[-(set ? sh.callable_set : sh.callable_null)];
+    out->method_form = set && sh.method_form_when_set;
+    out->nargs = kind == PD_CALL_EX ? -1 : arg + out->method_form;
+    out->pops = sh.pops;
     return out->callable != NULL;
-#undef PEEK
-#undef DEPTH_OK
 }
 
 /* Dispatch -------------------------------------------------------------------- */
@@ -292,7 +270,7 @@ static int wants_every_frame(void)
     return (active & (PD_TR_LLTRACE_ALL | PD_TR_CALLS | PD_TR_TSC)) != 0;
 }
 
-#if PY_VERSION_HEX < 0x030C0000
+#if !PD_INTERP_HAS_MONITORING
 const char *pd_trace_backend(void) { return "C trace function (PyEval_SetTrace, opcode events)"; }
 
 /* Backend: the C trace function (3.11) ----------------------------------------
@@ -308,12 +286,11 @@ static int is_marked(PyObject *code)
 static int on_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
 {
     (void)obj, (void)arg;
-    _PyInterpreterFrame *f = frame->f_frame;
-    PyCodeObject *co = f->f_code;
+    pd_iframe *f = pd_interp_frame_of(frame);
+    PyCodeObject *co = pd_interp_frame_code(f);
     if (what == PyTrace_CALL) {
-        frame->f_trace_lines = 0;
-        frame->f_trace_opcodes = wants_every_frame() ||
-                                 ((active & PD_TR_LLTRACE_MARKED) && is_marked((PyObject *)co));
+        pd_interp_frame_trace(frame, 0, wants_every_frame() ||
+                                            ((active & PD_TR_LLTRACE_MARKED) && is_marked((PyObject *)co)));
         if (active & PD_TR_CALLS)
             pd_callstats_frame(co);
         return 0;
@@ -321,7 +298,7 @@ static int on_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg
     if (what == PyTrace_OPCODE) {
         uint64_t entered = pd_tsc_now();
         pd_insn ev;
-        decode(&ev, co, _PyInterpreterFrame_LASTI(f) * (int)sizeof(_Py_CODEUNIT), f);
+        decode(&ev, co, pd_interp_frame_offset(f), f);
         dispatch(&ev, entered);
     }
     return 0;
@@ -370,10 +347,9 @@ static void flag_running_frames(void)
     PyInterpreterState *interp = PyInterpreterState_Get();
     for (PyThreadState *t = PyInterpreterState_ThreadHead(interp); t; t = PyThreadState_Next(t)) {
         for (PyFrameObject *fr = PyThreadState_GetFrame(t); fr != NULL;) {
-            PyCodeObject *co = fr->f_frame->f_code;
-            fr->f_trace_lines = 0;
-            fr->f_trace_opcodes = wants_every_frame() ||
-                                  ((active & PD_TR_LLTRACE_MARKED) && is_marked((PyObject *)co));
+            PyCodeObject *co = pd_interp_frame_code(pd_interp_frame_of(fr));
+            pd_interp_frame_trace(fr, 0, wants_every_frame() ||
+                                         ((active & PD_TR_LLTRACE_MARKED) && is_marked((PyObject *)co)));
             PyFrameObject *back = PyFrame_GetBack(fr);
             Py_DECREF(fr);
             fr = back;
@@ -413,29 +389,16 @@ static PyObject *mon;        /* sys.monitoring */
 static int tool = -1;
 static long ev_instruction;
 
-static _PyInterpreterFrame *current_iframe(void)
-{
-    PyThreadState *ts = PyThreadState_Get();
-#if PY_VERSION_HEX >= 0x030D0000
-    _PyInterpreterFrame *f = ts->current_frame;
-#else
-    _PyInterpreterFrame *f = ts->cframe ? ts->cframe->current_frame : NULL;
-#endif
-    while (f != NULL && f->owner == FRAME_OWNED_BY_CSTACK)
-        f = f->previous;
-    return f;
-}
-
 /* RESUME is no INSTRUCTION event, and PY_START/PY_RESUME events would cost
  * every call a second callback: a generator's frame is known to start or
  * resume when an instruction that follows a RESUME (or the RETURN_GENERATOR
  * that opens the code) runs right after an instruction of another frame.
  * A jump to that instruction comes from the same frame. */
-static _Thread_local _PyInterpreterFrame *last_frame;
+static _Thread_local pd_iframe *last_frame;
 
-static int generator_entry(PyCodeObject *co, int offset, _PyInterpreterFrame *f)
+static int generator_entry(PyCodeObject *co, int offset, pd_iframe *f)
 {
-    _PyInterpreterFrame *prev = last_frame;
+    pd_iframe *prev = last_frame;
     last_frame = f;
     if (!(co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)) || offset < 2)
         return 0;
@@ -455,7 +418,7 @@ static PyObject *on_instruction(PyObject *self, PyObject *const *args, Py_ssize_
     PyCodeObject *co = (PyCodeObject *)args[0];
     int offset = (int)PyLong_AsLong(args[1]);
     pd_insn ev;
-    _PyInterpreterFrame *f = current_iframe();
+    pd_iframe *f = pd_interp_current_frame();
     decode(&ev, co, offset, f);
     if ((active & PD_TR_CALLS) && generator_entry(co, offset, f))
         pd_callstats_frame(co);

@@ -1,0 +1,47 @@
+/* pd_family_312.h - CPython 3.12's layouts, for pd_interp.c only.
+ * As 3.11 but: the thread state is found without the GIL, frames keep
+ * their function in f_funcobj, the eval loop links a frame owned by the C
+ * stack under the frames it runs (cframe still points into its C frame),
+ * and objects can be immortal. */
+#ifndef PD_FAMILY_312_H
+#define PD_FAMILY_312_H
+
+static inline __attribute__((always_inline)) PyThreadState *pdf_own_tstate(void)
+{
+    return _PyThreadState_UncheckedGet();
+}
+
+static inline _PyInterpreterFrame *pdf_top(PyThreadState *ts)
+{
+    return ts->cframe ? ts->cframe->current_frame : NULL;
+}
+
+static inline PyCodeObject *pdf_code(_PyInterpreterFrame *f) { return f->f_code; }
+static inline int pdf_is_entry(_PyInterpreterFrame *f) { return f->owner == FRAME_OWNED_BY_CSTACK; }
+static inline int pdf_visible(_PyInterpreterFrame *f)
+{
+    return !pdf_is_entry(f) && f->f_code != NULL && !_PyFrame_IsIncomplete(f);
+}
+#define PDF_BOUND_WALKS 0
+static inline uintptr_t pdf_bound_direct(PyThreadState *ts) { return (uintptr_t)ts->cframe; }
+
+static inline PyObject *pdf_func(_PyInterpreterFrame *f) { return f->f_funcobj; }
+static inline PyObject *pdf_local(_PyInterpreterFrame *f, int i) { return f->localsplus[i]; }
+static inline int pdf_saved_depth(_PyInterpreterFrame *f, PyCodeObject *co)
+{
+    return f->stacktop >= 0 ? f->stacktop - co->co_nlocalsplus : -1;
+}
+static inline PyObject *pdf_value(_PyInterpreterFrame *f, PyCodeObject *co, int i)
+{
+    return f->localsplus[co->co_nlocalsplus + i];
+}
+
+/* CALL: method or NULL, then callable or self, then the arguments.
+ * CALL_FUNCTION_EX: NULL, callable, args, kwargs if oparg & 1. */
+#define PDF_CALL_METHOD_BELOW 1
+static inline int pdf_ex_at(int oparg) { return 2 + (oparg & 1); }
+static inline int pdf_ex_pops(int oparg) { return 3 + (oparg & 1); }
+
+static inline int pdf_is_immortal(PyObject *op) { return _Py_IsImmortal(op); }
+
+#endif

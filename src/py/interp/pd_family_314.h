@@ -1,0 +1,61 @@
+/* pd_family_314.h - CPython 3.14's and 3.15's layouts, for pd_interp.c
+ * only.  As 3.13 but: a frame's executable, function, locals and stack
+ * are tagged _PyStackRef values (NULL is a tag of its own, and the stack
+ * may hold tagged ints that are no objects); a frame says where it runs
+ * by instr_ptr; the eval loop's entry frame is owned by the interpreter,
+ * and 3.15 ends every thread's chain with a base frame of the same owner
+ * embedded in the thread state (never on a C stack, so never a bound).
+ * The stack pointer is saved only around calls the interpreter makes,
+ * and a release build leaves a stale one behind: the depth comes from the
+ * code, as on 3.12 and 3.13. */
+#ifndef PD_FAMILY_314_H
+#define PD_FAMILY_314_H
+
+static inline __attribute__((always_inline)) PyThreadState *pdf_own_tstate(void)
+{
+    return PyThreadState_GetUnchecked();
+}
+
+static inline _PyInterpreterFrame *pdf_top(PyThreadState *ts) { return ts->current_frame; }
+
+static inline PyObject *pdf_ref(_PyStackRef r)
+{
+    if (PyStackRef_IsNull(r) || PyStackRef_IsTaggedInt(r))
+        return NULL;
+    return PyStackRef_AsPyObjectBorrow(r);
+}
+
+static inline PyCodeObject *pdf_code(_PyInterpreterFrame *f)
+{
+    PyObject *ex = pdf_ref(f->f_executable);
+    return (ex && PyCode_Check(ex)) ? (PyCodeObject *)ex : NULL;
+}
+static inline int pdf_is_entry(_PyInterpreterFrame *f) { return f->owner >= FRAME_OWNED_BY_INTERPRETER; }
+static inline int pdf_visible(_PyInterpreterFrame *f)
+{
+    return !pdf_is_entry(f) && pdf_code(f) != NULL && !_PyFrame_IsIncomplete(f);
+}
+#define PDF_BOUND_WALKS 1
+static inline uintptr_t pdf_bound_direct(PyThreadState *ts) { (void)ts; return 0; }
+
+static inline PyObject *pdf_func(_PyInterpreterFrame *f) { return pdf_ref(f->f_funcobj); }
+static inline PyObject *pdf_local(_PyInterpreterFrame *f, int i) { return pdf_ref(f->localsplus[i]); }
+static inline int pdf_saved_depth(_PyInterpreterFrame *f, PyCodeObject *co)
+{
+    (void)f, (void)co;
+    return -1;
+}
+static inline PyObject *pdf_value(_PyInterpreterFrame *f, PyCodeObject *co, int i)
+{
+    return pdf_ref(f->localsplus[co->co_nlocalsplus + i]);
+}
+
+/* CALL and CALL_KW: callable, self or NULL, the arguments (then kwnames).
+ * CALL_FUNCTION_EX: callable, NULL, args, kwargs or NULL, always four. */
+#define PDF_CALL_METHOD_BELOW 0
+static inline int pdf_ex_at(int oparg) { (void)oparg; return 4; }
+static inline int pdf_ex_pops(int oparg) { (void)oparg; return 4; }
+
+static inline int pdf_is_immortal(PyObject *op) { return _Py_IsImmortal(op); }
+
+#endif
