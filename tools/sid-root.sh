@@ -74,10 +74,15 @@ make_root() {
 mounted=""
 mount_all() {
     r=$1
+    # The machine's own name service, trust store and pip configuration,
+    # so that pip inside reaches the registry the way it does outside.
     cp /etc/resolv.conf "$r/etc/resolv.conf" 2>/dev/null || true
+    cp /etc/ssl/certs/ca-certificates.crt "$r/etc/ssl/certs/ca-certificates.crt" 2>/dev/null || true
+    [ -r /etc/pip.conf ] && cp /etc/pip.conf "$r/etc/pip.conf"
     mount -t proc proc "$r/proc" && mounted="$r/proc $mounted"
     mount --bind /dev "$r/dev" && mounted="$r/dev $mounted"
-    mkdir -p "$r/dev/pts" 2>/dev/null || true
+    # ptys for the tests that drive an interactive interpreter
+    mount --bind /dev/pts "$r/dev/pts" && mounted="$r/dev/pts $mounted"
 }
 
 umount_all() {

@@ -157,10 +157,6 @@ static int is_type(uintptr_t t, pd_lockstate ls, int depth)
 
 int pd_obj_is_type(uintptr_t t, pd_lockstate ls) { return is_type(t, ls, 0); }
 
-/* Reference counts above this are not counts (a pointer read as one);
- * immortal objects of 3.12+ sit at 2^32 - 1. */
-#define MAX_REFCNT ((Py_ssize_t)1 << 32)
-
 /* min_refcnt: 1 for a live object; 0 for one being freed (its count has
  * reached zero by then). */
 static PyObject *object_in_block(const pd_block_info *b, pd_lockstate ls, Py_ssize_t min_refcnt)
@@ -180,8 +176,8 @@ static PyObject *object_in_block(const pd_block_info *b, pd_lockstate ls, Py_ssi
                            ? sizeof(PyASCIIObject) : (size_t)tp->tp_basicsize;
         if (pd_interp_preheader_size(tp) != off || off + least > b->size)
             continue;
-        Py_ssize_t rc = Py_REFCNT(op);
-        if (rc < min_refcnt || rc > MAX_REFCNT)
+        Py_ssize_t rc = pd_interp_refcnt(op);
+        if (rc < min_refcnt)
             continue;
         return op;
     }

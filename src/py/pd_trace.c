@@ -14,7 +14,7 @@
 #include "../core/pd_tsc.h"
 
 pd_opcodes pd_op;
-static char opnames[256][32];
+static char opnames[256][48]; /* LOAD_FAST_BORROW_LOAD_FAST_BORROW is 33 */
 static unsigned char hasarg[256];
 static int opcodes_known;
 static int EXTENDED_ARG_OP = -1;

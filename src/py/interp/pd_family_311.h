@@ -58,4 +58,11 @@ static inline int pdf_ex_pops(int oparg) { return 3 + (oparg & 1); }
 
 static inline int pdf_is_immortal(PyObject *op) { (void)op; return 0; }
 
+/* The whole word is the count. */
+static inline Py_ssize_t pdf_refcnt(PyObject *op)
+{
+    Py_ssize_t n = Py_REFCNT(op);
+    return n >= 0 && n < ((Py_ssize_t)1 << 32) ? n : -1;
+}
+
 #endif

@@ -45,4 +45,11 @@ static inline int pdf_ex_pops(int oparg) { return 3 + (oparg & 1); }
 
 static inline int pdf_is_immortal(PyObject *op) { return _Py_IsImmortal(op); }
 
+/* The whole word is the count (immortal objects sit at 2^32 - 1). */
+static inline Py_ssize_t pdf_refcnt(PyObject *op)
+{
+    Py_ssize_t n = Py_REFCNT(op);
+    return n >= 0 && n <= ((Py_ssize_t)1 << 32) ? n : -1;
+}
+
 #endif

@@ -58,4 +58,15 @@ static inline int pdf_ex_pops(int oparg) { (void)oparg; return 4; }
 
 static inline int pdf_is_immortal(PyObject *op) { return _Py_IsImmortal(op); }
 
+/* The count is the low 32 bits; above them sit 16 bits of flags (only
+ * the static and immortal ones are ever set) and 16 of overflow (zero
+ * unless the count passed 2^32).  A pointer written over the word (a free
+ * list's link) sets bits that no flag uses. */
+static inline Py_ssize_t pdf_refcnt(PyObject *op)
+{
+    if (op->ob_overflow != 0 || (op->ob_flags & ~(uint16_t)_Py_STATIC_FLAG_BITS) != 0)
+        return -1;
+    return (Py_ssize_t)op->ob_refcnt;
+}
+
 #endif

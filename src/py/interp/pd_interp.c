@@ -155,4 +155,5 @@ void pd_interp_call_shape(pd_call_kind kind, int oparg, pd_call_shape *out)
 
 size_t pd_interp_preheader_size(PyTypeObject *tp) { return _PyType_PreHeaderSize(tp); }
 int pd_interp_is_immortal(PyObject *op) { return pdf_is_immortal(op); }
+Py_ssize_t pd_interp_refcnt(PyObject *op) { return pdf_refcnt(op); }
 int pd_interp_allocator(void) { return _PyRuntime.preconfig.allocator; }

@@ -122,6 +122,11 @@ void pd_interp_call_shape(pd_call_kind kind, int oparg, pd_call_shape *out);
 /* Bytes the type puts before its objects (GC header, pre-header). */
 size_t pd_interp_preheader_size(PyTypeObject *tp);
 int pd_interp_is_immortal(PyObject *op);
+/* The reference count of what may be a live object, read from its count
+ * word, or -1 when that word cannot be a live object's (a free list's
+ * next pointer written over it, a fill pattern).  An immortal object's
+ * count is large but below 2^32. */
+Py_ssize_t pd_interp_refcnt(PyObject *op);
 /* The allocator pre-initialization chose (a PyMemAllocatorName). */
 int pd_interp_allocator(void);
 
