@@ -9,10 +9,12 @@ import subprocess
 # parsed both ways inside python-debug.
 DIFFERENTIAL = r'''
 import io, random, sys, sysconfig, _pydebug
+from pydebug.config import unquotes
 always = getattr(sysconfig, "_ALWAYS_STR", None)
+uq = unquotes()
 rng = random.Random(1234)
 names = ["HAVE_X", "Py_DEBUG", "A", "ab", "A_1", "Ab9", "MACOSX_DEPLOYMENT_TARGET", "X(y)", ""]
-values = ["1", "-2", "+3", " 4 ", "1_0", "1__0", "_1", "1_", "0x10", "007", "\"3.11\"", "",
+values = ["1", "-2", "+3", " 4 ", "1_0", "1__0", "_1", "1_", "0x10", "007", "\"3.11\"", "\"5\"", "\"\"", "\"a\"b\"", "",
           "\t5\x0b", "\x1c6\x1f", "- 7", "8 9", "/* c */", "99999999999999999999999"]
 seps = [" "] * 8 + ["  ", "\t", ""]
 ends = ["\n", "\r\n", "\r", "\n\r", ""]
@@ -26,7 +28,7 @@ def line():
 bad = counted = 0
 for i in range(3000):
     text = "".join(line() + rng.choice(ends) for _ in range(rng.randint(0, 8)))
-    ours = _pydebug.parse_config_h(text, always)
+    ours = _pydebug.parse_config_h(text, always, uq)
     ref = sysconfig.parse_config_h(io.StringIO(text, newline=None))
     counted += len(ref)
     if ours != ref or list(ours) != list(ref):
@@ -34,7 +36,7 @@ for i in range(3000):
         if bad < 4:
             print("DIFF", repr(text), ours, ref)
 h = open(sysconfig.get_config_h_filename(), encoding="utf-8").read()
-real = _pydebug.parse_config_h(h, always) == sysconfig.parse_config_h(io.StringIO(h, newline=None))
+real = _pydebug.parse_config_h(h, always, uq) == sysconfig.parse_config_h(io.StringIO(h, newline=None))
 print("counted", counted > 1500)
 print("bad", bad, "real", real)
 '''

@@ -6,7 +6,8 @@
 #   tools/sid-root.sh make          make it once (debootstrap, ~70 s), cached
 #   tools/sid-root.sh path          print its folder if it is ready
 #   tools/sid-root.sh run CMD...    run CMD inside it, the project tree
-#                                   bind-mounted at its own path
+#                                   bind-mounted at its own path, with
+#                                   build/sid of it as its build/
 #
 # Root only (debootstrap, mount, chroot).  The mirror is the one this
 # machine's own apt sources name.  The root lives at
@@ -20,7 +21,7 @@ root=$cache/sid-root
 # and test packages, pytest, a compiler.
 PKGS="python3.14 python3.14-dev python3.14-dbg python3.14-venv libpython3.14-testsuite
 python3.15 python3.15-dev python3.15-dbg python3.15-venv libpython3.15-testsuite
-python3-pytest python3-venv gcc libc6-dev make binutils ca-certificates"
+python3-pytest python3-venv gcc libc6-dev make binutils ca-certificates valgrind"
 
 die() { echo "sid-root: $*" >&2; exit 2; }
 
@@ -35,8 +36,34 @@ mirror() {
         awk '$1 == "deb" { u = ($2 ~ /^\[/) ? $3 : $2; if (u !~ /security/) { print u; exit } }' | grep .
 }
 
+# The root is ready when .ready names exactly today's package list; a root
+# made for an older list gets what is missing installed in place.
+want=$(echo $PKGS)
+
+install_pkgs() {
+    r=$1
+    mount_all "$r"
+    # The archive this machine reaches may be a snapshot whose Release file
+    # has expired: its signature is still checked, its date is not.
+    apt="apt-get -o Acquire::Check-Valid-Until=false"
+    chroot "$r" sh -c "$apt update -qq && DEBIAN_FRONTEND=noninteractive $apt install -y -qq --no-install-recommends $want" \
+        >>"$cache/sid-root.log" 2>&1 || die "apt-get in the sid root failed; see $cache/sid-root.log"
+    chroot "$r" apt-get clean
+    umount_all
+}
+
 make_root() {
-    [ -f "$root/.ready" ] && { echo "$root"; return 0; }
+    if [ -f "$root/.ready" ]; then
+        [ "$(cat "$root/.ready")" = "$want" ] && { echo "$root"; return 0; }
+        [ "$(id -u)" = 0 ] || die "the sid root lacks packages and installing them needs root"
+        echo "sid-root: installing what the root lacks" >&2
+        trap 'umount_all' EXIT INT TERM
+        install_pkgs "$root"
+        trap - EXIT INT TERM
+        echo "$want" >"$root/.ready"
+        echo "$root"
+        return 0
+    fi
     [ "$(id -u)" = 0 ] || die "making the sid root needs root (debootstrap)"
     url=$(mirror) || die "no Debian mirror in this machine's apt sources"
     if ! command -v debootstrap >/dev/null 2>&1; then
@@ -55,17 +82,10 @@ make_root() {
             rm -rf "$tmp"; die "debootstrap failed; see $cache/sid-root.log"; }
         touch "$tmp/.base"
     fi
-    mount_all "$tmp"
     echo "sid-root: installing the interpreters" >&2
-    # The archive this machine reaches may be a snapshot whose Release file
-    # has expired: its signature is still checked, its date is not.
-    apt="apt-get -o Acquire::Check-Valid-Until=false"
-    chroot "$tmp" sh -c "$apt update -qq && DEBIAN_FRONTEND=noninteractive $apt install -y -qq --no-install-recommends $(echo $PKGS)" \
-        >>"$cache/sid-root.log" 2>&1 || die "apt-get in the sid root failed; see $cache/sid-root.log"
-    chroot "$tmp" apt-get clean
-    umount_all "$tmp"
+    install_pkgs "$tmp"
     trap - EXIT INT TERM
-    touch "$tmp/.ready"
+    echo "$want" >"$tmp/.ready"
     rm -rf "$root"
     mv "$tmp" "$root"
     echo "$root"
@@ -95,8 +115,11 @@ run_in() {
     [ "$(id -u)" = 0 ] || die "running in the sid root needs root (chroot)"
     trap 'umount_all' EXIT INT TERM HUP
     mount_all "$root"
-    mkdir -p "$root$here"
+    mkdir -p "$root$here" "$here/build/sid"
     mount --bind "$here" "$root$here" && mounted="$root$here $mounted"
+    # Inside, build/ is a folder of its own: objects compiled against sid's
+    # C library do not link on this machine, nor do hosts mix.
+    mount --bind "$here/build/sid" "$root$here/build" && mounted="$root$here/build $mounted"
     set +e
     chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin \
         LANG=C.UTF-8 CI="${CI:-}" PYDEBUG_IN_SID=1 sh -c 'cd "$0" && exec "$@"' "$here" "$@"

@@ -14,7 +14,7 @@ if ! sh tools/sid-root.sh make >/dev/null; then
     exit 1
 fi
 set +e
-sh tools/sid-root.sh run python3 -m pytest -ra -p no:cacheprovider tests "$@"
+sh tools/sid-root.sh run sh -c 'make -s all && exec python3 -m pytest -ra -p no:cacheprovider tests "$@"' sh "$@"
 rc=$?
 [ $rc -eq 5 ] && { echo "test-sid: pytest collected no tests" >&2; exit 1; }
 exit $rc

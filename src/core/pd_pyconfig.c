@@ -58,7 +58,8 @@ static long int_of(const char *v, size_t n, char *out, size_t outlen)
 }
 
 /* One whole line, without its end. */
-static int line(const char *s, size_t n, char *scratch, size_t slen, pd_ch_visit visit, void *arg)
+static int line(const char *s, size_t n, unsigned flags, char *scratch, size_t slen,
+                pd_ch_visit visit, void *arg)
 {
     static const char def[] = "#define ", undef[] = "/* #undef ";
     if (n > 8 && !memcmp(s, def, 8)) {
@@ -67,6 +68,8 @@ static int line(const char *s, size_t n, char *scratch, size_t slen, pd_ch_visit
             return 0;
         const char *v = s + 9 + nl;
         size_t vl = n - 9 - nl;
+        if ((flags & PD_CH_UNQUOTE) && vl >= 2 && v[0] == '"' && v[vl - 1] == '"')
+            v++, vl -= 2;
         for (size_t i = 0; i < vl; i++)
             if ((unsigned char)v[i] >= 0x80)
                 goto str;  /* Python's int() knows more digits and spaces */
@@ -89,14 +92,14 @@ static int line(const char *s, size_t n, char *scratch, size_t slen, pd_ch_visit
     return 0;
 }
 
-size_t pd_pyconfig_parse(const char *text, size_t len, char *scratch, size_t scratch_len,
-                         pd_ch_visit visit, void *arg)
+size_t pd_pyconfig_parse(const char *text, size_t len, unsigned flags, char *scratch,
+                         size_t scratch_len, pd_ch_visit visit, void *arg)
 {
     size_t count = 0, start = 0;
     for (size_t i = 0; i < len; i++) {
         if (text[i] != '\n' && text[i] != '\r')
             continue;
-        count += (size_t)line(text + start, i - start, scratch, scratch_len, visit, arg);
+        count += (size_t)line(text + start, i - start, flags, scratch, scratch_len, visit, arg);
         if (text[i] == '\r' && i + 1 < len && text[i + 1] == '\n')
             i++;
         start = i + 1;

@@ -11,7 +11,10 @@
  * Python's int() would take it: surrounding spaces (" \t\n\v\f\r"), a sign, decimal
  * digits with single underscores between them (ASCII only: a non-ASCII
  * VALUE is a string here).  Later lines override earlier ones; the caller
- * keeps the first position of each name (a dict does). */
+ * keeps the first position of each name (a dict does).
+ *
+ * With PD_CH_UNQUOTE (what sysconfig does from 3.15 on), a VALUE that is
+ * wholly one "..." is the text between the quotes, an integer or not. */
 #ifndef PD_PYCONFIG_H
 #define PD_PYCONFIG_H
 
@@ -25,10 +28,12 @@ typedef enum { PD_CH_STR, PD_CH_INT, PD_CH_UNDEF } pd_ch_kind;
 typedef void (*pd_ch_visit)(void *arg, const char *name, size_t name_len, pd_ch_kind kind,
                             const char *value, size_t value_len, const char *raw, size_t raw_len);
 
+enum { PD_CH_UNQUOTE = 1 };
+
 /* Parse len bytes of text.  scratch (scratch_len bytes) holds canonical
- * integers; a longer integer is reported as a string.  Returns the number
- * of lines that counted. */
-size_t pd_pyconfig_parse(const char *text, size_t len, char *scratch, size_t scratch_len,
-                         pd_ch_visit visit, void *arg);
+ * integers; a longer integer is reported as a string.  flags: 0 or
+ * PD_CH_UNQUOTE.  Returns the number of lines that counted. */
+size_t pd_pyconfig_parse(const char *text, size_t len, unsigned flags, char *scratch,
+                         size_t scratch_len, pd_ch_visit visit, void *arg);
 
 #endif

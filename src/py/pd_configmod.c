@@ -59,11 +59,13 @@ fail:
 static PyObject *parse_config_h_py(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
-    static char *kwlist[] = {"text", "always_str", NULL};
+    static char *kwlist[] = {"text", "always_str", "unquote", NULL};
     const char *text;
     Py_ssize_t len;
     PyObject *always = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "s#|O:parse_config_h", kwlist, &text, &len, &always))
+    int unquote = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s#|Op:parse_config_h", kwlist, &text, &len, &always,
+                                     &unquote))
         return NULL;
     char *scratch = PyMem_Malloc((size_t)len + 2);
     parse_state st = {PyDict_New(), always == Py_None ? NULL : always, 0};
@@ -72,7 +74,7 @@ static PyObject *parse_config_h_py(PyObject *self, PyObject *args, PyObject *kw)
         Py_XDECREF(st.out);
         return PyErr_NoMemory();
     }
-    pd_pyconfig_parse(text, (size_t)len, scratch, (size_t)len + 2, on_line, &st);
+    pd_pyconfig_parse(text, (size_t)len, unquote ? PD_CH_UNQUOTE : 0, scratch, (size_t)len + 2, on_line, &st);
     PyMem_Free(scratch);
     if (st.failed) {
         Py_DECREF(st.out);

@@ -476,17 +476,22 @@ static void ch_collect(void *arg, const char *name, size_t nl, pd_ch_kind kind, 
              kind == PD_CH_INT ? "i" : kind == PD_CH_STR ? "s" : "u", (int)vl, v);
 }
 
-static void expect_config(const char *text, const char *want, size_t lines)
+static void expect_config_flags(const char *text, unsigned flags, const char *want, size_t lines)
 {
     char scratch[256];
     ch_seen[0] = '\0';
-    size_t n = pd_pyconfig_parse(text, strlen(text), scratch, sizeof scratch, ch_collect, NULL);
+    size_t n = pd_pyconfig_parse(text, strlen(text), flags, scratch, sizeof scratch, ch_collect, NULL);
     if (strcmp(ch_seen, want) != 0 || n != lines) {
         failures++;
         fprintf(stderr, "FAIL: config %s: got [%s] (%zu lines), want [%s]\n", text, ch_seen, n, want);
     } else {
         passes++;
     }
+}
+
+static void expect_config(const char *text, const char *want, size_t lines)
+{
+    expect_config_flags(text, 0, want, lines);
 }
 
 static void test_pyconfig(void)
@@ -515,9 +520,14 @@ static void test_pyconfig(void)
     expect_config("#define AB \x0b" "5\x0c\n", "AB=i:5;", 1);   /* int()'s whitespace */
     expect_config("#define AB \x1c" "5\n", "AB=s:\x1c" "5;", 1);  /* not int()'s */
     expect_config("#define AB 5\xc2\xa0\n", "AB=s:5\xc2\xa0;", 1); /* non-ASCII: a string */
+    /* 3.15's sysconfig: a wholly quoted value loses its quotes */
+    expect_config_flags("#define VERSION \"3.11\"\n", PD_CH_UNQUOTE, "VERSION=s:3.11;", 1);
+    expect_config_flags("#define AB \"5\"\n", PD_CH_UNQUOTE, "AB=i:5;", 1);
+    expect_config_flags("#define AB \"\"\n#define AC \"\n", PD_CH_UNQUOTE, "AB=s:;AC=s:\";", 2);
+    expect_config_flags("#define AB \"a\" \n", PD_CH_UNQUOTE, "AB=s:\"a\" ;", 1);
     char small[2];
     ch_seen[0] = '\0';
-    pd_pyconfig_parse("#define AB 123\n", 15, small, sizeof small, ch_collect, NULL);
+    pd_pyconfig_parse("#define AB 123\n", 15, 0, small, sizeof small, ch_collect, NULL);
     CHECK(strcmp(ch_seen, "AB=s:123;") == 0);  /* no room: a string */
 }
 

@@ -119,10 +119,11 @@ static PyObject *overflow_slack(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* The seed's bug: an int used after its last reference is gone. */
+/* The seed's bug: an int used after its last reference is gone (a
+ * two-digit one: 3.14 and newer keep freed one-digit ints on a free list). */
 static PyObject *object_after_decref(PyObject *self, PyObject *unused)
 {
-    PyObject *o = PyLong_FromLong(1024L);
+    PyObject *o = PyLong_FromLongLong(1LL << 40);
     Py_DECREF(o);
     return PyObject_Repr(o);
 }
@@ -157,7 +158,7 @@ static PyObject *clean(PyObject *self, PyObject *unused)
         p[12] = 'e';
         frees[d]((void *)p);
     }
-    PyObject *o = PyLong_FromLong(1024L);
+    PyObject *o = PyLong_FromLongLong(1LL << 40);
     PyObject *r = PyObject_Repr(o);
     Py_DECREF(o);
     Py_XDECREF(r);

@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     in_start = text;
     in_end = text + size;
     size_t lines = 0;
-    size_t n = pd_pyconfig_parse(text, size, scratch, size + 2, check, &lines);
+    size_t n = pd_pyconfig_parse(text, size, 0, scratch, size + 2, check, &lines);
     if (n != lines)
         __builtin_trap();
     free(text);

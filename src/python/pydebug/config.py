@@ -41,7 +41,15 @@ def _pyconfig():
                 break
     except OSError as e:
         return path, None, str(e)
-    return path, _pydebug.parse_config_h(text, getattr(sysconfig, "_ALWAYS_STR", None)), None
+    return path, _pydebug.parse_config_h(text, getattr(sysconfig, "_ALWAYS_STR", None),
+                                         unquotes()), None
+
+
+def unquotes():
+    """Whether this interpreter's sysconfig.parse_config_h takes the quotes
+    off a quoted value (3.15 does): asked of it, not of its version."""
+    import io
+    return sysconfig.parse_config_h(io.StringIO('#define A "1"\n')).get("A") == 1
 
 
 def _defined(defs, name):
