@@ -9,6 +9,8 @@ real binary behind `python3`), time
     python-debug -X quarantine=0 the same without the quarantine
     python-debug -X quarantine=4M with four times the default quarantine
     python-debug -X stacks=16    plus a full C backtrace per allocation
+    python-debug -X malloc=objects  object accounting over pymalloc, no
+                                 debug allocator
     floor: hooks only            a host built to hand every call straight
                                  to pymalloc: what hooking costs
     floor: sites only            the same, after capturing each call's site
@@ -21,6 +23,7 @@ each N times interleaved, keep the best, and print ratios to python plus
 peak RSS.  Benchmarks are not tests: nothing here asserts.
 
     build/venv/bin/python bench/bench.py [--repeat N] [--python PATH ...]
+    sh tools/sid-root.sh run python3 bench/bench.py --python /usr/bin/python3.14
 """
 import argparse
 import glob
@@ -73,6 +76,7 @@ def modes(py):
         ("python-debug quarantine=0", [FRONT, "--python", py, "-X", "quarantine=0"], {}),
         ("python-debug quarantine=4M", [FRONT, "--python", py, "-X", "quarantine=4M"], {}),
         ("python-debug stacks=16", [FRONT, "--python", py, "-X", "stacks=16"], {}),
+        ("python-debug malloc=objects", [FRONT, "--python", py, "-X", "malloc=objects"], {}),
         ("floor: hooks only", [floor_host(py, 2)], floor_env),
         ("floor: sites only", [floor_host(py, 1)], floor_env),
         ("floor: sites + debug hooks", [floor_host(py, 1)],

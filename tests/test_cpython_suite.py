@@ -17,6 +17,10 @@ MODULES = ["test_list", "test_dict", "test_set", "test_json", "test_re",
 # 3.12.1 (interrupt_main lands in a deep recursion under except*): on
 # 2026-11-23 it held a CI run's plain-python baseline for 37 minutes.
 HANGS = ["test_print_exception_gh_102056"]
+# Modules that ask the interpreter about itself (sys, the collector, weak
+# references): an answer our allocator changed would show here
+# (sys.getallocatedblocks() did, on every interpreter).
+INTERPRETER_QUERIES = ["test_sys", "test_gc", "test_weakref"]
 
 
 def _test_package_dir(py):
@@ -64,3 +68,9 @@ def test_cpython_test_modules_pass_under_guard_all(py, tmp_path):
     others take minutes each; the README gives the whole set, run once)."""
     _test_dir_or_skip(py)
     _same_as_python(py, tmp_path, ["test_dict"], "-X", "guard=all")
+
+
+@pytest.mark.slow
+def test_interpreter_queries_answer_as_under_python(py, tmp_path):
+    _test_dir_or_skip(py)
+    _same_as_python(py, tmp_path, INTERPRETER_QUERIES)

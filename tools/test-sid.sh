@@ -1,6 +1,7 @@
 #!/bin/sh
 # The Python-level suite on CPython 3.14 and 3.15 (release and debug),
-# inside the Debian sid root (tools/sid-root.sh), as root.  Where that
+# inside the Debian sid root (tools/sid-root.sh), as root, after the C
+# core's unit tests built with its compiler.  Where that
 # cannot run, one line says why and the run is a visible skip (exit 0).
 #
 #   tools/test-sid.sh [pytest args]
@@ -14,7 +15,7 @@ if ! sh tools/sid-root.sh make >/dev/null; then
     exit 1
 fi
 set +e
-sh tools/sid-root.sh run sh -c 'make -s all && exec python3 -m pytest -ra -p no:cacheprovider tests "$@"' sh "$@"
+sh tools/sid-root.sh run sh -c 'make -s all && sh tools/test-core.sh && exec python3 -m pytest -ra -p no:cacheprovider tests "$@"' sh "$@"
 rc=$?
 [ $rc -eq 5 ] && { echo "test-sid: pytest collected no tests" >&2; exit 1; }
 exit $rc
