@@ -39,8 +39,10 @@ def _settle():
     """After each run: empty the type attribute cache, whose entries hold
     references to attribute names from a static C array (a fresh name per
     lookup before 3.12: invisible holders, seen as orphans that grow), then
-    collect.  CPython's refleak hunter clears it too."""
-    sys._clear_type_cache()
+    collect.  CPython's refleak hunter clears it too.  3.14 deprecates
+    _clear_type_cache for _clear_internal_caches (a warning per call, which
+    pytest keeps: a leak of our own making)."""
+    (getattr(sys, "_clear_internal_caches", None) or sys._clear_type_cache)()
     gc.collect()
 
 
