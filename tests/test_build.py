@@ -96,6 +96,19 @@ def test_installs_side_by_side_with_debug_names(tmp_path):
     assert not [f for f in os.listdir(prefix / "lib" / "python-debug") if f.startswith(".")]
 
 
+@pytest.mark.parametrize("version", ["3.14.10", "3.15.2"])
+def test_builds_3_14_and_3_15_from_a_given_source(tmp_path, version):
+    """Debian's archive here serves no 3.14/3.15 source: --source does."""
+    series = version.rsplit(".", 1)[0]
+    src = fake_tree(tmp_path, version)
+    prefix = tmp_path / "prefix"
+    p = pd_build(tmp_path, series, "--source", src, "--with-pydebug", "--prefix", prefix)
+    assert p.returncode == 0, p
+    exe = prefix / "bin" / ("python%s-debug" % series)
+    assert p.stdout.split()[0] == str(exe), p
+    assert subprocess.run([exe], capture_output=True, text=True).stdout == "%s True 0\n" % version
+
+
 @pytest.mark.parametrize("how, step, says", [
     ("configure_fails", "configure", "no acceptable C compiler"),
     ("install_fails", "install", "install: disk full"),
@@ -122,7 +135,8 @@ def test_failed_smoke_test_removes_the_tree(tmp_path):
 
 
 @pytest.mark.parametrize("args, says", [
-    (["3.10", "--with-pydebug"], "3.11 and newer"),
+    (["3.10", "--with-pydebug"], "3.11 to 3.15"),
+    (["3.16", "--with-pydebug"], "3.11 to 3.15"),
     (["three", "--with-pydebug"], "VERSION must be"),
     (["3.13"], "nothing makes this a debug stack"),
     (["3.12", "--with-pydebug", "--source", "{src}"], "holds CPython 3.13.9, not 3.12"),

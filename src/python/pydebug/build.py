@@ -392,8 +392,8 @@ def _link(link, target):
 def _want(version):
     if not re.fullmatch(r"3\.\d+(\.\d+)?", version):
         raise BuildError("VERSION must be 3.X or 3.X.Y, not %r" % version, status=2)
-    if tuple(map(int, version.split(".")[:2])) < (3, 11):
-        raise BuildError("python-debug supports CPython 3.11 and newer, not %s" % version,
+    if not (3, 11) <= tuple(map(int, version.split(".")[:2])) <= (3, 15):
+        raise BuildError("python-debug supports CPython 3.11 to 3.15, not %s" % version,
                          status=2)
     return version
 
