@@ -240,7 +240,7 @@ static void capture(pd_site *s, void *ret, const void *sp)
     s->stack = 0;
     s->pystack = 0;
     s->tid = pd_sys_tid();
-    pd_py_capture(s);
+    pd_interp_capture(s);
     if (config.core.stacks > 0) {
         uintptr_t w[3 * PD_STACK_MAX];
         int n = pd_py_capture_stack(w, config.core.stacks);

@@ -26,32 +26,6 @@ static int finalized;
 
 void pd_py_set_finalized(void) { finalized = 1; }
 
-/* The main interpreter, asked once: it never changes. */
-static PyInterpreterState *main_interp(void)
-{
-    static PyInterpreterState *main;
-    if (main == NULL)
-        main = PyInterpreterState_Main();
-    return main;
-}
-
-void pd_py_capture(pd_site *s)
-{
-    pd_pos at;
-    PyThreadState *ts = pd_interp_site(&at);
-    if (ts == NULL) {
-        s->subinterp = 0;
-        s->code = NULL;
-        s->code_serial = 0;
-        s->lasti = -1;
-        return;
-    }
-    s->subinterp = ts->interp != main_interp();
-    s->code = at.code;
-    s->code_serial = at.code ? pd_live_serial_of(at.code) : 0;
-    s->lasti = at.offset;
-}
-
 int pd_py_capture_stack(uintptr_t *words, int max_frames)
 {
     PyThreadState *ts = pd_interp_own_tstate();

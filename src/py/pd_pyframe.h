@@ -1,5 +1,6 @@
-/* pd_pyframe.h - Python-level facts for the core: the innermost frame of
- * the calling thread (for allocation sites), tracebacks, and the type of an
+/* pd_pyframe.h - Python-level facts for the core: the calling thread's
+ * Python stack (for allocation sites; the innermost frame alone is
+ * pd_interp_capture), tracebacks, and the type of an
  * object held by a block.  Never allocates; safe without the GIL for the
  * calling thread's own frames. */
 #ifndef PD_PYFRAME_H
@@ -10,7 +11,6 @@
 
 #include "../core/pd_core.h"
 
-void pd_py_capture(pd_site *s);
 /* Up to max_frames frames of the calling thread, innermost first, as
  * (code, code serial, offset) triples; returns the number of words. */
 int pd_py_capture_stack(uintptr_t *words, int max_frames);

@@ -11,6 +11,7 @@
 #include "internal/pycore_pystate.h"
 #include "internal/pycore_runtime.h"
 #include "pd_interp.h"
+#include "../../core/pd_heap.h"
 #if PD_INTERP_FAMILY == 314
 #include "internal/pycore_interpframe.h"
 #include "internal/pycore_stackref.h"
@@ -34,21 +35,35 @@ static inline int frame_offset(_PyInterpreterFrame *f)
 
 PyThreadState *pd_interp_own_tstate(void) { return pdf_own_tstate(); }
 
-PyThreadState *pd_interp_site(pd_pos *out)
+/* The main interpreter, asked once: it never changes. */
+static PyInterpreterState *main_interp(void)
+{
+    static PyInterpreterState *main;
+    if (main == NULL)
+        main = PyInterpreterState_Main();
+    return main;
+}
+
+void pd_interp_capture(pd_site *s)
 {
     PyThreadState *ts = pdf_own_tstate();
-    if (ts == NULL)
-        return NULL;
-    for (_PyInterpreterFrame *f = pdf_top(ts); f != NULL; f = f->previous) {
-        if (pdf_visible(f)) {
-            out->code = pdf_code(f);
-            out->offset = frame_offset(f);
-            return ts;
+    if (ts != NULL) {
+        s->subinterp = ts->interp != main_interp();
+        for (_PyInterpreterFrame *f = pdf_top(ts); f != NULL; f = f->previous) {
+            if (!pdf_visible(f))
+                continue;
+            PyCodeObject *co = pdf_code(f);
+            s->code = co;
+            s->code_serial = pd_live_serial_of(co);
+            s->lasti = frame_offset(f);
+            return;
         }
+    } else {
+        s->subinterp = 0;
     }
-    out->code = NULL;
-    out->offset = -1;
-    return ts;
+    s->code = NULL;
+    s->code_serial = 0;
+    s->lasti = -1;
 }
 
 int pd_interp_positions(PyThreadState *ts, pd_pos *out, int max)

@@ -26,6 +26,8 @@
 #include <Python.h>
 #include <stdint.h>
 
+#include "../../core/pd_core.h"
+
 /* The layout families.  Newer interpreters are refused by the front end
  * before anything is compiled; this stops a hand-made build too. */
 #if PY_VERSION_HEX >= 0x03100000
@@ -66,10 +68,10 @@ typedef struct {
 /* The calling thread's own thread state, or NULL; never another
  * thread's. */
 PyThreadState *pd_interp_own_tstate(void);
-/* The calling thread's innermost visible frame into *out, and its thread
- * state (NULL, *out untouched, when the thread has none; *out = {NULL, -1}
- * when it has no visible frame).  The allocation-site capture: one call. */
-PyThreadState *pd_interp_site(pd_pos *out);
+/* The Python part of an allocation site, on every allocation and free:
+ * the calling thread's innermost visible frame (code, its serial, offset;
+ * NULL, 0, -1 without one) and whether it runs in a subinterpreter. */
+void pd_interp_capture(pd_site *s);
 /* Up to max visible frames of ts, innermost first; returns how many.
  * ts is the calling thread's, or any thread's with the GIL held. */
 int pd_interp_positions(PyThreadState *ts, pd_pos *out, int max);
