@@ -3,6 +3,7 @@ six ways C code leaks (tests/ext/pdleaky.c), name the C function that
 allocated what leaked, classify C leaks as orphans and a leak in Python as
 reachable with its referrer chain, and report no clean or cache test."""
 import json
+import re
 import os
 import subprocess
 
@@ -94,8 +95,10 @@ def test_leakcheck(run):
     r = run(LEAKCHECK)
     assert r.rc == 0, r
     lines = r.out.splitlines()
-    # the first measured run may still move by one (3.13); every later one grows
-    assert lines[0] == "True [1, 1, 1] [1, 1, 1, 1] False False", r
+    # the first measured run may still move by one (3.13: references; 3.14:
+    # blocks, a block freed earlier in the run taken again); every later one
+    # grows
+    assert re.fullmatch(r"True \[1, 1, 1\] \[[01], 1, 1, 1\] False False", lines[0]), r
     assert lines[1] == "orphan True", r
     assert lines[2].startswith("lk_new_reference leaked: ["), r
 

@@ -348,4 +348,6 @@ def test_regrtest_clean_modules_do_not_leak(run, py, tmp_path):
             cwd=str(tmp_path), timeout=900)
     assert r.rc == 0, r
     assert "beginning 6 repetitions" in r.out + r.err, r
-    assert "leaked" not in r.out + r.err and "result: SUCCESS" in r.out, r
+    # regrtest's own tolerance: a sum of a block or two is "(this is fine)"
+    leaks = [l for l in (r.out + r.err).splitlines() if "leaked" in l]
+    assert all(l.endswith("(this is fine)") for l in leaks) and "result: SUCCESS" in r.out, r

@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 #include <stdlib.h>
 
+#include "../py/interp/pd_interp.h"
 #include "../py/pd_compat.h"
 #include "../py/pd_crash.h"
 #include "../py/pd_hooks.h"
@@ -131,6 +132,10 @@ int main(int argc, char **argv)
         return 2;
     if (pd_hooks_installed() && register_exit_check() < 0)
         return 2;
+    /* Every object born from an allocation, every freed one to the
+     * quarantine (pd_interp.h). */
+    if (pd_hooks_installed())
+        pd_interp_freelists_off();
     if (start_compat() < 0)
         return 2;
     int rc = Py_RunMain();

@@ -66,8 +66,10 @@ static int on_trace(PyObject *op, PyRefTracerEvent ev, void *data)
     return 0;
 }
 
-/* What the self-test saw: floats and lists made and destroyed. */
+/* What the self-test saw: floats, lists, tuples and functions made and
+ * destroyed. */
 static long probe_created, probe_destroyed, lists_created, lists_destroyed;
+static long tuples_created, tuples_destroyed, funcs_created, funcs_destroyed;
 
 static int on_probe(PyObject *op, PyRefTracerEvent ev, void *data)
 {
@@ -79,6 +81,10 @@ static int on_probe(PyObject *op, PyRefTracerEvent ev, void *data)
         made = &probe_created, gone = &probe_destroyed;
     else if (Py_IS_TYPE(op, &PyList_Type))
         made = &lists_created, gone = &lists_destroyed;
+    else if (Py_IS_TYPE(op, &PyTuple_Type))
+        made = &tuples_created, gone = &tuples_destroyed;
+    else if (Py_IS_TYPE(op, &PyFunction_Type))
+        made = &funcs_created, gone = &funcs_destroyed;
     if (made)
         ++*(ev == PyRefTracer_CREATE ? made : gone);
     return 0;
@@ -91,7 +97,10 @@ static int on_probe(PyObject *op, PyRefTracerEvent ev, void *data)
  *   - 3.14 releases before August 2026 did not tell it of objects the
  *     trashcan freed, the deferred deallocation of deeply nested
  *     containers (CPython gh-156371): a chain of nested lists is freed
- *     that way past the first few dozen levels. */
+ *     that way past the first few dozen levels;
+ *   - tuples and functions, made and dropped in a loop, must be seen
+ *     created and destroyed as often (a guard for the kinds the counts
+ *     tests check; every release here passes it). */
 static int tracer_is_exact(void)
 {
     static const char src[] =
@@ -106,7 +115,15 @@ static int tracer_is_exact(void)
         "    for i in range(5000):\n"
         "        a = [a]\n"
         "    del a\n"
-        "g()\n";
+        "g()\n"
+        "def h():\n"
+        "    n = 0\n"
+        "    for i in range(400):\n"
+        "        t = (i, n)\n"
+        "        f = lambda: t\n"
+        "        n += len(f())\n"
+        "    return n\n"
+        "h()\n";
     void *old_data;
     PyRefTracer old = PyRefTracer_GetTracer(&old_data);
     if (old != NULL)
@@ -119,6 +136,7 @@ static int tracer_is_exact(void)
     }
     PyObject *code = Py_CompileString(src, "<pydebug tracer self-test>", Py_file_input);
     probe_created = probe_destroyed = lists_created = lists_destroyed = 0;
+    tuples_created = tuples_destroyed = funcs_created = funcs_destroyed = 0;
     PyRefTracer_SetTracer(on_probe, NULL);
     PyObject *r = code ? PyEval_EvalCode(code, globals, globals) : NULL;
     Py_XDECREF(r);
@@ -131,7 +149,12 @@ static int tracer_is_exact(void)
     }
     int floats_ok = probe_created >= 400 && probe_destroyed * 10 >= probe_created * 9;
     int lists_ok = lists_created >= 5001 && lists_destroyed >= 5001;
-    return floats_ok && lists_ok;
+    int others_ok = tuples_created >= 400 && funcs_created >= 400 &&
+                    /* a few older tuples (constants) may die meanwhile */
+                    tuples_destroyed <= tuples_created + 16 && funcs_destroyed <= funcs_created + 16 &&
+                    tuples_destroyed * 10 >= tuples_created * 9 &&
+                    funcs_destroyed * 10 >= funcs_created * 9;
+    return floats_ok && lists_ok && others_ok;
 }
 
 static int tracer_start(void)

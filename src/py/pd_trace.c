@@ -44,8 +44,12 @@ static int load_opcodes(void)
     PyObject *names = m ? PyObject_GetAttrString(m, "opname") : NULL;
     PyObject *map = m ? PyObject_GetAttrString(m, "opmap") : NULL;
     int rc = -1;
-    if (names == NULL || map == NULL || !PyList_Check(names) || !PyDict_Check(map))
+    /* opmap is a dict, or a frozendict (3.15): any mapping will do. */
+    if (names == NULL || map == NULL || !PyList_Check(names) || !PyMapping_Check(map)) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_RuntimeError, "python-debug: opcode.opname/opmap not as expected");
         goto out;
+    }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names) && i < 256; i++) {
         const char *s = PyUnicode_AsUTF8(PyList_GET_ITEM(names, i));
         if (s == NULL)
@@ -60,8 +64,10 @@ static int load_opcodes(void)
         {"EXTENDED_ARG", &EXTENDED_ARG_OP},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        PyObject *v = PyDict_GetItemString(map, want[i].name);
+        PyObject *v = PyMapping_HasKeyString(map, want[i].name)
+                          ? PyMapping_GetItemString(map, want[i].name) : NULL;
         *want[i].slot = v ? (int)PyLong_AsLong(v) : -1;
+        Py_XDECREF(v);
     }
     /* Which take an argument: opcode.hasarg (3.12+), else >= HAVE_ARGUMENT. */
     PyObject *ha = PyObject_GetAttrString(m, "hasarg");

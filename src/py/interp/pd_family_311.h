@@ -65,4 +65,7 @@ static inline Py_ssize_t pdf_refcnt(PyObject *op)
     return n >= 0 && n < ((Py_ssize_t)1 << 32) ? n : -1;
 }
 
+/* Free lists live in per-type structures of their own here. */
+static inline int pdf_freelists_off(void) { return 0; }
+
 #endif

@@ -69,4 +69,24 @@ static inline Py_ssize_t pdf_refcnt(PyObject *op)
     return (Py_ssize_t)op->ob_refcnt;
 }
 
+/* Every free list is a struct _Py_freelist {list, size} in one table of
+ * the interpreter's.  A push happens only while 0 <= size < the list's
+ * limit; -1 is how finalization disables a list, and the clearing code
+ * (a full collection clears every list) accepts it.  So: collect, which
+ * empties them, then disable each empty one. */
+#define PDF_NFREELISTS (sizeof(struct _Py_freelists) / sizeof(struct _Py_freelist))
+
+static inline int pdf_freelists_off(void)
+{
+    PyGC_Collect();
+    /* the main interpreter's: _Py_freelists_GET reads a thread-local that
+     * libpython does not export */
+    struct _Py_freelist *fl =
+        (struct _Py_freelist *)(void *)&PyInterpreterState_Main()->object_state.freelists;
+    for (size_t i = 0; i < PDF_NFREELISTS; i++)
+        if (fl[i].freelist == NULL && fl[i].size == 0)
+            fl[i].size = -1;
+    return 1;
+}
+
 #endif

@@ -13,6 +13,8 @@
 #include "pd_interp.h"
 #include "../../core/pd_heap.h"
 #if PD_INTERP_FAMILY == 314
+#include "internal/pycore_freelist_state.h"
+#include "internal/pycore_interp_structs.h"
 #include "internal/pycore_interpframe.h"
 #include "internal/pycore_stackref.h"
 #endif
@@ -172,3 +174,5 @@ size_t pd_interp_preheader_size(PyTypeObject *tp) { return _PyType_PreHeaderSize
 int pd_interp_is_immortal(PyObject *op) { return pdf_is_immortal(op); }
 Py_ssize_t pd_interp_refcnt(PyObject *op) { return pdf_refcnt(op); }
 int pd_interp_allocator(void) { return _PyRuntime.preconfig.allocator; }
+
+int pd_interp_freelists_off(void) { return pdf_freelists_off(); }

@@ -132,6 +132,16 @@ Py_ssize_t pd_interp_refcnt(PyObject *op);
 /* The allocator pre-initialization chose (a PyMemAllocatorName). */
 int pd_interp_allocator(void);
 
+/* Free lists ---------------------------------------------------------------
+ * CPython keeps freed objects of some types for reuse.  Under the debug
+ * allocator that hides the freed object from the quarantine and gives the
+ * reused one the site of a block born long before it.  Where the family
+ * keeps every free list in one table (3.14+), pd_interp_freelists_off
+ * (after initialization, GIL held) empties them with a collection and
+ * disables each, as finalization does.  Returns 1 where done, 0 where this
+ * family cannot. */
+int pd_interp_freelists_off(void);
+
 /* pymalloc ------------------------------------------------------------------
  * The pool header, as obmalloc.c lays it out in 3.11 and as
  * internal/pycore_obmalloc.h publishes it since 3.12 (the same in every family

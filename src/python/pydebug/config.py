@@ -49,7 +49,7 @@ def unquotes():
     """Whether this interpreter's sysconfig.parse_config_h takes the quotes
     off a quoted value (3.15 does): asked of it, not of its version."""
     import io
-    return sysconfig.parse_config_h(io.StringIO('#define A "1"\n')).get("A") == 1
+    return sysconfig.parse_config_h(io.StringIO('#define AB "1"\n')).get("AB") == 1
 
 
 def _defined(defs, name):
