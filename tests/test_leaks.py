@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import FRONT, ROOT
+from conftest import FRONT, ROOT, known_gap
 
 SUITE = os.path.join(ROOT, "tests", "data", "leaky_suite")
 
@@ -39,7 +39,11 @@ def run_plugin(py, venv_python, ext_dir, tmp_path, *extra):
     return proc, results
 
 
-def test_plugin_finds_every_leak(py, venv_python, ext_dir, tmp_path):
+def test_plugin_finds_every_leak(py, venv_python, ext_dir, tmp_path, request):
+    known_gap(request, py, ["3.14", "3.15"],
+              "test_lk_error_path's sample of leaked objects fills with the lists pytest's "
+              "logging capture keeps per run (issue 19's false reports), so the extension's "
+              "list is not among those shown")
     proc, res = run_plugin(py, venv_python, ext_dir, tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     leaking = {name for name, r in res.items() if r["leaked"]}

@@ -18,6 +18,9 @@ static char opnames[256][48]; /* LOAD_FAST_BORROW_LOAD_FAST_BORROW is 33 */
 static unsigned char hasarg[256];
 static int opcodes_known;
 static int EXTENDED_ARG_OP = -1;
+/* Inline cache entries after RESUME (one from 3.15 on), from opcode's
+ * _inline_cache_entries (a list by opcode, or a mapping by name). */
+static int resume_caches;
 
 static unsigned active;     /* consumers running */
 #if !PD_INTERP_HAS_MONITORING || !defined(Py_DEBUG)
@@ -89,6 +92,18 @@ static int load_opcodes(void)
     Py_XDECREF(ha);
     if (PyErr_Occurred())
         goto out;
+    PyObject *ce = PyObject_GetAttrString(m, "_inline_cache_entries");
+    PyObject *n = NULL;
+    if (ce != NULL && PyList_Check(ce) && pd_op.RESUME >= 0 && pd_op.RESUME < PyList_GET_SIZE(ce))
+        n = Py_NewRef(PyList_GET_ITEM(ce, pd_op.RESUME));
+    else if (ce != NULL && PyMapping_Check(ce) && PyMapping_HasKeyString(ce, "RESUME"))
+        n = PyMapping_GetItemString(ce, "RESUME");
+    resume_caches = n ? (int)PyLong_AsLong(n) : 0;
+    Py_XDECREF(n);
+    Py_XDECREF(ce);
+    PyErr_Clear();
+    if (resume_caches < 0)
+        resume_caches = 0;
     opcodes_known = 1;
     rc = 0;
 out:
@@ -412,7 +427,9 @@ static int generator_entry(PyCodeObject *co, int offset, pd_iframe *f)
     if (e == NULL || offset >= PyBytes_GET_SIZE(e->bytes))
         return 0;
     const unsigned char *b = (const unsigned char *)PyBytes_AS_STRING(e->bytes);
-    return b[offset - 2] == pd_op.RETURN_GENERATOR || (b[offset - 2] == pd_op.RESUME && prev != f);
+    int resume_at = offset - 2 - 2 * resume_caches;
+    return b[offset - 2] == pd_op.RETURN_GENERATOR ||
+           (resume_at >= 0 && b[resume_at] == pd_op.RESUME && prev != f);
 }
 
 static PyObject *on_instruction(PyObject *self, PyObject *const *args, Py_ssize_t n)
