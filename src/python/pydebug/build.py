@@ -127,13 +127,43 @@ def _upstream(debver):
     return debver.split(":")[-1].rsplit("-", 1)[0].split("+")[0]
 
 
+def _machine_mirror():
+    """The Debian archive this machine's own apt sources name (deb822 files
+    first, then one-line ones), not a security one."""
+    import glob
+    for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("URIs:"):
+                        for uri in line.split()[1:]:
+                            if "security" not in uri:
+                                return uri
+        except OSError:
+            pass
+    for path in ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")):
+        try:
+            with open(path) as f:
+                for line in f:
+                    words = line.split()
+                    if words and words[0] == "deb":
+                        uri = words[2] if words[1].startswith("[") else words[1]
+                        if "security" not in uri:
+                            return uri
+        except (OSError, IndexError):
+            pass
+    raise BuildError("no Debian archive in this machine's apt sources to add a deb-src "
+                     "line for", status=2)
+
+
 def _add_deb_src(suite):
     path = "/etc/apt/sources.list.d/python-debug-%s-src.sources" % suite
     if not os.path.exists(path):
+        mirror = _machine_mirror()
         with open(path, "w") as f:
-            f.write("Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: %s\n"
+            f.write("Types: deb-src\nURIs: %s\nSuites: %s\n"
                     "Components: main\nSigned-By: /usr/share/keyrings/"
-                    "debian-archive-keyring.gpg\n" % suite)
+                    "debian-archive-keyring.gpg\n" % (mirror, suite))
     run_step("apt-update", ["apt-get", "update", "-qq"])
 
 
