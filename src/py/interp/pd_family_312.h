@@ -6,6 +6,8 @@
 #ifndef PD_FAMILY_312_H
 #define PD_FAMILY_312_H
 
+#include "pd_family_stacktop.h"
+
 static inline __attribute__((always_inline)) PyThreadState *pdf_own_tstate(void)
 {
     return _PyThreadState_UncheckedGet();
@@ -26,15 +28,6 @@ static inline int pdf_visible(_PyInterpreterFrame *f)
 static inline uintptr_t pdf_bound_direct(PyThreadState *ts) { return (uintptr_t)ts->cframe; }
 
 static inline PyObject *pdf_func(_PyInterpreterFrame *f) { return f->f_funcobj; }
-static inline PyObject *pdf_local(_PyInterpreterFrame *f, int i) { return f->localsplus[i]; }
-static inline int pdf_saved_depth(_PyInterpreterFrame *f, PyCodeObject *co)
-{
-    return f->stacktop >= 0 ? f->stacktop - co->co_nlocalsplus : -1;
-}
-static inline PyObject *pdf_value(_PyInterpreterFrame *f, PyCodeObject *co, int i)
-{
-    return f->localsplus[co->co_nlocalsplus + i];
-}
 
 /* CALL: method or NULL, then callable or self, then the arguments.
  * CALL_FUNCTION_EX: NULL, callable, args, kwargs if oparg & 1. */

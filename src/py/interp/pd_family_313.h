@@ -6,6 +6,8 @@
 #ifndef PD_FAMILY_313_H
 #define PD_FAMILY_313_H
 
+#include "pd_family_stacktop.h"
+
 static inline __attribute__((always_inline)) PyThreadState *pdf_own_tstate(void)
 {
     return PyThreadState_GetUnchecked();
@@ -27,15 +29,6 @@ static inline int pdf_visible(_PyInterpreterFrame *f)
 static inline uintptr_t pdf_bound_direct(PyThreadState *ts) { (void)ts; return 0; }
 
 static inline PyObject *pdf_func(_PyInterpreterFrame *f) { return f->f_funcobj; }
-static inline PyObject *pdf_local(_PyInterpreterFrame *f, int i) { return f->localsplus[i]; }
-static inline int pdf_saved_depth(_PyInterpreterFrame *f, PyCodeObject *co)
-{
-    return f->stacktop >= 0 ? f->stacktop - co->co_nlocalsplus : -1;
-}
-static inline PyObject *pdf_value(_PyInterpreterFrame *f, PyCodeObject *co, int i)
-{
-    return f->localsplus[co->co_nlocalsplus + i];
-}
 
 /* CALL and CALL_KW: callable, self or NULL, the arguments (then kwnames).
  * CALL_FUNCTION_EX: callable, NULL, args, kwargs if oparg & 1. */
