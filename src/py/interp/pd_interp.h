@@ -51,7 +51,6 @@
 /* What the interpreter offers, for the files that choose a backend. */
 #define PD_INTERP_HAS_MONITORING (PD_INTERP_FAMILY >= 312) /* sys.monitoring */
 #define PD_INTERP_HAS_REFTRACER (PD_INTERP_FAMILY >= 313)  /* PyRefTracer */
-#define PD_INTERP_HAS_IMMORTALS (PD_INTERP_FAMILY >= 312)
 
 /* An interpreter frame, opaque outside pd_interp.c. */
 typedef struct _PyInterpreterFrame pd_iframe;
