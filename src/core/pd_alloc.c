@@ -16,9 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pd_fill.h"
 #include "pd_guard.h"
 #include "pd_heap.h"
 #include "pd_lock.h"
+#include "pd_poison.h"
 #include "pd_report.h"
 #include "pd_stack.h"
 #include "pd_sys.h"
@@ -133,97 +135,6 @@ static void bug_init(pd_bug *bug, pd_bug_kind kind, const char *api, const void 
     bug->now = now;
 }
 
-/* Damage scanning -------------------------------------------------------- */
-
-#define GUARD_WORD (0x0101010101010101ULL * PD_FILL_GUARD)
-#define FREED_WORD (0x0101010101010101ULL * PD_FILL_FREED)
-#define FRESH_WORD (0x0101010101010101ULL * PD_FILL_FRESH)
-
-/* Whether all n bytes at p hold the pattern `pat` (a byte repeated):
- * every free and every reuse of a slot asks this of guards and freed
- * fills, so it ORs the differences 16 bytes at a time and tests once, the
- * last step overlapping the one before when n is not a multiple of 16. */
-typedef uint64_t pd_u64x2 __attribute__((vector_size(16), aligned(1), may_alias));
-
-static inline __attribute__((always_inline)) int intact(const unsigned char *p, size_t n,
-                                                        uint64_t pat)
-{
-    if (__builtin_expect(n >= 16, 1)) {
-        const pd_u64x2 want = {pat, pat};
-        pd_u64x2 acc = {0, 0};
-        size_t i = 0;
-        for (; i + 32 <= n; i += 32)
-            acc |= (*(const pd_u64x2 *)(p + i) ^ want) | (*(const pd_u64x2 *)(p + i + 16) ^ want);
-        if (i + 16 <= n)
-            acc |= *(const pd_u64x2 *)(p + i) ^ want;
-        acc |= *(const pd_u64x2 *)(p + n - 16) ^ want;
-        return (acc[0] | acc[1]) == 0;
-    }
-    uint64_t acc = 0, w;
-    if (n >= 8) {
-        memcpy(&w, p, 8);
-        acc = w ^ pat;
-        memcpy(&w, p + n - 8, 8);
-        return (acc | (w ^ pat)) == 0;
-    }
-    for (size_t i = 0; i < n; i++)
-        acc |= p[i] ^ (pat & 0xFF);
-    return acc == 0;
-}
-
-/* Set n bytes at p to `pat` (a byte repeated): the fills of every
- * allocation and free.  Blocks are mostly small, and for them a few
- * overlapping 16-byte stores cost less than a call to memset. */
-static inline __attribute__((always_inline)) void fill(unsigned char *p, size_t n, uint64_t pat)
-{
-    const pd_u64x2 v = {pat, pat};
-    if (n >= 16 && n <= 64) {
-        *(pd_u64x2 *)p = v;
-        *(pd_u64x2 *)(p + n - 16) = v;
-        if (n > 32) {
-            *(pd_u64x2 *)(p + 16) = v;
-            *(pd_u64x2 *)(p + n - 32) = v;
-        }
-    } else if (n >= 8 && n < 16) {
-        memcpy(p, &pat, 8);
-        memcpy(p + n - 8, &pat, 8);
-    } else {
-        memset(p, (int)(pat & 0xFF), n);
-    }
-}
-
-/* First run of bytes in [p, p+n) that differ from `want`; returns 0 when
- * all are intact. */
-static int find_damage(const unsigned char *p, size_t n, unsigned char want,
-                       size_t *off, size_t *len)
-{
-    size_t i = 0;
-    uint64_t pat;
-    memset(&pat, want, sizeof pat);
-    if (intact(p, n, pat))
-        return 0;
-    while (i < n && ((uintptr_t)(p + i) & 7))
-        if (p[i] != want) goto found; else i++;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        if (w != pat)
-            break;
-    }
-    for (; i < n; i++)
-        if (p[i] != want)
-            goto found;
-    return 0;
-found:
-    *off = i;
-    size_t last = i;
-    for (size_t k = i; k < n; k++)
-        if (p[k] != want)
-            last = k;
-    *len = last - i + 1;
-    return 1;
-}
-
 static void set_damage(pd_bug *bug, const unsigned char *user, ptrdiff_t off, size_t len,
                        unsigned char want)
 {
@@ -333,6 +244,7 @@ typedef struct {
     size_t size;
     size_t cost;  /* what it holds: see quar_cost */
     uint32_t rear;
+    uint8_t poison;
 } quar_item;
 
 /* The memory a quarantined block keeps from use: its slot (front, user
@@ -369,6 +281,7 @@ static void quar_push(pd_domain d, pd_entry *e)
     it->addr = e->b.addr;
     it->size = e->b.size;
     it->rear = e->b.rear;
+    it->poison = e->b.poison;
     it->cost = quar_cost(e);
     quar[d].count++;
     quar[d].bytes += it->cost;
@@ -391,34 +304,76 @@ typedef struct {
     size_t len, nfound;
     unsigned char found[16];
     unsigned char expected;
+    int64_t refs; /* != 0: only a freed object's count moved, by this */
 } evicted_bad;
 
 /* A freed block's fill covers its guards too: [front guard][user bytes]
  * [rear guard] hold the freed pattern from the free until the slot is
- * handed out again, so verifying it is one pass over contiguous bytes.
- * (Its guards were verified at the free.) */
-static void fill_freed(uintptr_t addr, size_t size, size_t rear)
+ * handed out again, so verifying it is one pass over contiguous bytes, or
+ * two around a freed object's poison (pd_poison.h).  (Its guards were
+ * verified at the free.) */
+static void fill_freed(uintptr_t addr, size_t size, size_t rear, uint8_t poison)
 {
     fill((unsigned char *)addr - PD_GUARD, PD_GUARD + size + rear, FREED_WORD);
+    if (poison)
+        pd_poison_put(addr, poison);
 }
 
-static int freed_intact(uintptr_t addr, size_t size, size_t rear)
+/* The two runs of fill around a poison: [front, poison) and after it. */
+#define BEFORE_POISON(addr, poison) ((const unsigned char *)(addr) - PD_GUARD)
+#define BEFORE_LEN(poison) ((size_t)PD_GUARD + (poison) - 1)
+#define AFTER_POISON(addr, poison) ((const unsigned char *)(addr) + (poison) - 1 + PD_POISON_BYTES)
+#define AFTER_LEN(size, rear, poison) ((size) + (rear) - ((poison) - 1) - PD_POISON_BYTES)
+
+static inline __attribute__((always_inline)) int freed_intact(uintptr_t addr, size_t size,
+                                                              size_t rear, uint8_t poison)
 {
-    return intact((const unsigned char *)addr - PD_GUARD, PD_GUARD + size + rear, FREED_WORD);
+    if (poison == 0)
+        return intact((const unsigned char *)addr - PD_GUARD, PD_GUARD + size + rear, FREED_WORD);
+    return pd_poison_same(addr, poison) &&
+           intact(BEFORE_POISON(addr, poison), BEFORE_LEN(poison), FREED_WORD) &&
+           intact(AFTER_POISON(addr, poison), AFTER_LEN(size, rear, poison), FREED_WORD);
 }
 
 /* Has the freed block at addr been written to since it was filled?
  * Copies the first damage out for a report made after the lock is dropped
- * (the caller adds the block: out->b).  Lock held. */
-static int freed_damage(uintptr_t addr, size_t size, size_t rear, evicted_bad *out)
+ * (the caller adds the block: out->b).  A freed object's count that moved
+ * comes first: it names the bug.  Lock held. */
+static int freed_damage(uintptr_t addr, size_t size, size_t rear, uint8_t poison,
+                        evicted_bad *out)
 {
     const unsigned char *user = (const unsigned char *)addr;
     size_t off, len;
+    ptrdiff_t at; /* from the user pointer */
     vg_open(addr, size, rear);
-    if (freed_intact(addr, size, rear) ||
-        !find_damage(user - PD_GUARD, PD_GUARD + size + rear, PD_FILL_FREED, &off, &len))
+    if (freed_intact(addr, size, rear, poison))
         return 0;
-    out->off = (ptrdiff_t)off - PD_GUARD;
+    out->refs = 0;
+    if (poison == 0) {
+        if (!find_damage(user - PD_GUARD, PD_GUARD + size + rear, PD_FILL_FREED, &off, &len))
+            return 0;
+        at = (ptrdiff_t)off - PD_GUARD;
+    } else {
+        int64_t refs = 0;
+        pd_poison_state ps = pd_poison_read(addr, poison, &refs);
+        if (ps == PD_POISON_COUNT) {
+            out->refs = refs;
+            at = poison - 1;
+            len = 8;
+        } else if (ps == PD_POISON_DAMAGED) {
+            at = poison - 1;
+            len = PD_POISON_BYTES;
+        } else if (find_damage(BEFORE_POISON(addr, poison), BEFORE_LEN(poison), PD_FILL_FREED,
+                               &off, &len)) {
+            at = (ptrdiff_t)off - PD_GUARD;
+        } else if (find_damage(AFTER_POISON(addr, poison), AFTER_LEN(size, rear, poison),
+                               PD_FILL_FREED, &off, &len)) {
+            at = (ptrdiff_t)off + poison - 1 + PD_POISON_BYTES;
+        } else {
+            return 0;
+        }
+    }
+    out->off = at;
     out->expected = PD_FILL_FREED;
     out->len = len;
     out->nfound = len < sizeof out->found ? len : sizeof out->found;
@@ -429,6 +384,26 @@ static int freed_damage(uintptr_t addr, size_t size, size_t rear, evicted_bad *o
 static void report_freed_damage(const evicted_bad *v, const char *api, const char *detail)
 {
     pd_bug bug;
+    if (v->refs != 0) {
+        bug_init(&bug, v->refs < 0 ? PD_BUG_OVER_RELEASE : PD_BUG_FREED_INCREF, api,
+                 (void *)v->b.addr, NULL);
+        bug.have_block = 1;
+        bug.block = v->b;
+        bug.refs = v->refs;
+        long long n = v->refs < 0 ? -v->refs : v->refs;
+        if (v->refs < 0)
+            snprintf(bug.detail, sizeof bug.detail,
+                     "%lld more reference%s released than taken: after the object's last "
+                     "release (freed by, below) its count, kept in the freed block, went "
+                     "down by %lld%s%s", n, n == 1 ? "" : "s", n, detail[0] ? "; " : "", detail);
+        else
+            snprintf(bug.detail, sizeof bug.detail,
+                     "%lld reference%s taken after the object's last release (freed by, "
+                     "below): its count, kept in the freed block, went up by %lld%s%s",
+                     n, n == 1 ? "" : "s", n, detail[0] ? "; " : "", detail);
+        raise_bug(&bug);
+        return;
+    }
     bug_init(&bug, PD_BUG_WRITE_AFTER_FREE, api, (void *)v->b.addr, NULL);
     bug.have_block = 1;
     bug.block = v->b;
@@ -453,11 +428,11 @@ static void report_evicted(const evicted_bad *v, int n, const char *api)
 static int check_freed(const pd_block_info *b, const char *api)
 {
     evicted_bad v;
-    int bad = freed_damage(b->addr, b->size, b->rear, &v);
+    int bad = freed_damage(b->addr, b->size, b->rear, b->poison, &v);
     if (bad) {
         v.b = *b;
         report_freed_damage(&v, api, "");
-        fill_freed(b->addr, b->size, b->rear);
+        fill_freed(b->addr, b->size, b->rear, b->poison);
     }
     vg_close(b->addr, b->size, b->rear, PD_QUARANTINED);
     return bad;
@@ -531,6 +506,8 @@ static void stamp_live(pd_entry *e, pd_domain d, size_t n, const pd_site *s)
     e->b.state = PD_LIVE;
     e->alloc = *s;
     e->b.otype = 0;
+    e->b.poison = 0;
+    e->b.birth = 0;
     if (d == PD_OBJ && ohooks.born) {
         pending = e;
         pending_serial = e->b.serial;
@@ -597,7 +574,7 @@ static inline __attribute__((always_inline)) void *alloc_block(pd_domain d, size
      * written, not read, unless there is damage to report. */
     evicted_bad stale;
     int stale_bad = past.state == PD_QUARANTINED &&
-                    freed_damage((uintptr_t)user, past.size, past.rear, &stale);
+                    freed_damage((uintptr_t)user, past.size, past.rear, past.poison, &stale);
     if (stale_bad)
         pd_entry_info(e, &stale.b); /* before it is stamped anew */
     e->b.addr = (uintptr_t)user;
@@ -731,13 +708,13 @@ static int evict_one(pd_domain d, evicted_bad *damaged)
     quar_item it = quar_pop(d);
     pd_entry *old = it.e;
     if (!pd_heap_is_large(it.size)) {
-        pd_heap_release(old, it.addr, it.size, it.rear, 1);
+        pd_heap_release(old, it.addr, it.size, it.rear, it.poison, 1);
         return 1;
     }
-    int bad = freed_damage(it.addr, it.size, it.rear, damaged);
+    int bad = freed_damage(it.addr, it.size, it.rear, it.poison, damaged);
     if (bad)
         pd_entry_info(old, &damaged->b);
-    pd_heap_release(old, it.addr, it.size, it.rear, 0);
+    pd_heap_release(old, it.addr, it.size, it.rear, 0, 0);
     vg_close(it.addr, it.size, it.rear, 0);
     return bad ? 2 : 1;
 }
@@ -766,7 +743,7 @@ static void retire_common(pd_entry *e, pd_domain caller, const pd_site *s)
 /* Fill, stamp and quarantine a live block (lock held); evict what no
  * longer fits.  Returns how many evicted blocks were damaged (copied to
  * `damaged` for reporting). */
-static int retire_locked(pd_entry *e, pd_domain caller, const pd_site *s,
+static int retire_locked(pd_entry *e, pd_domain caller, const pd_site *s, int moved,
                          evicted_bad *damaged, int max)
 {
     pd_domain d = (pd_domain)e->b.domain;
@@ -780,12 +757,18 @@ static int retire_locked(pd_entry *e, pd_domain caller, const pd_site *s,
     /* The freed fill, over the guards too (every caller has checked them,
      * and check_guards re-arms what it reported).  A large block let go at
      * once gets none: its pages go straight back to the kernel. */
-    if (keep || !pd_heap_is_large(e->b.size))
-        fill_freed(e->b.addr, e->b.size, e->b.rear);
+    if (keep || !pd_heap_is_large(e->b.size)) {
+        /* A freed object keeps its poison; not a block a realloc moved
+         * (its object lives on at the new address) nor one freed through
+         * another domain (the raw one runs without the GIL). */
+        e->b.poison = d == PD_OBJ && caller == PD_OBJ && !moved
+                          ? pd_poison_find(e->b.addr, e->b.size) : 0;
+        fill_freed(e->b.addr, e->b.size, e->b.rear, e->b.poison);
+    }
     if (!keep) {
         uintptr_t addr = e->b.addr;
         size_t size = e->b.size, rear = e->b.rear;
-        pd_heap_release(e, addr, size, (uint32_t)rear, 0);
+        pd_heap_release(e, addr, size, (uint32_t)rear, e->b.poison, 0);
         vg_close(addr, size, rear, 0);
         return 0;
     }
@@ -894,7 +877,7 @@ void pd_free_hinted(pd_domain d, void *p, const pd_site *site, pd_entry *hint)
     if (w == PD_EXACT && e->b.state == PD_LIVE && e->b.domain == d && !opts.valgrind &&
         guards_intact(e->b.addr, e->b.size, e->b.rear)) {
         /* The common case, under one lock. */
-        int n = retire_locked(e, d, with_stack(&s, site, pcs, npcs), damaged, EVICT_MAX);
+        int n = retire_locked(e, d, with_stack(&s, site, pcs, npcs), 0, damaged, EVICT_MAX);
         pd_lock_give(&lock);
         report_evicted(damaged, n, api);
         return;
@@ -920,7 +903,7 @@ void pd_free_hinted(pd_domain d, void *p, const pd_site *site, pd_entry *hint)
     /* Still the same live block (no other thread freed it meanwhile)? */
     if (pd_heap_lookup((uintptr_t)p, &e) == PD_EXACT && e->b.state == PD_LIVE &&
         e->b.serial == b.serial) {
-        n = retire_locked(e, d, with_stack(&s, site, pcs, npcs), damaged, EVICT_MAX);
+        n = retire_locked(e, d, with_stack(&s, site, pcs, npcs), 0, damaged, EVICT_MAX);
     }
     pd_lock_give(&lock);
     report_evicted(damaged, n, api);
@@ -966,12 +949,35 @@ void *pd_realloc(pd_domain d, void *p, size_t n, const pd_site *site)
             retire_common(e, d, with_stack(&fs, site, pcs, npcs));
             pd_guard_release(e);
         } else {
-            nd = retire_locked(e, d, site, damaged, EVICT_MAX);
+            nd = retire_locked(e, d, site, 1, damaged, EVICT_MAX);
         }
     }
     pd_lock_give(&lock);
     report_evicted(damaged, nd, api);
     return q;
+}
+
+/* A freed object used through its type (pd_core.h). */
+void pd_core_freed_use(const void *obj, const char *slot, const char *detail, const pd_site *now)
+{
+    pd_bug bug;
+    bug_init(&bug, PD_BUG_FREED_USE, slot, obj, now);
+    bug.have_block = pd_find_block((uintptr_t)obj, 1, &bug.block);
+    snprintf(bug.detail, sizeof bug.detail, "%s", detail);
+    raise_bug(&bug);
+}
+
+void pd_core_birth(const void *obj, const pd_site *s)
+{
+    pd_lock_take(&lock);
+    pd_entry *e;
+    pd_where w = lookup_any((uintptr_t)obj, &e);
+    if ((w == PD_EXACT || w == PD_INTERIOR) && e->b.state == PD_LIVE) {
+        if (e->b.serial + 1 != next_serial) /* not the block just allocated for it */
+            e->alloc = *s;
+        e->b.birth = 1;
+    }
+    pd_lock_give(&lock);
 }
 
 /* Queries ------------------------------------------------------------------ */
@@ -1107,7 +1113,7 @@ size_t pd_check_heap(void)
             const pd_block_info *b = &chunk[k];
             vg_open(b->addr, b->size, b->rear);
             int ok = b->state == PD_LIVE ? guards_intact(b->addr, b->size, b->rear)
-                                         : freed_intact(b->addr, b->size, b->rear);
+                                         : freed_intact(b->addr, b->size, b->rear, b->poison);
             vg_close(b->addr, b->size, b->rear, b->state);
             if (!ok)
                 bad[nbad++] = *b;

@@ -84,6 +84,12 @@ typedef struct {
     /* Object accounting: the type this block's object was counted under
      * when it was born (pd_object_hooks), 0 = not counted. */
     uintptr_t otype;
+    /* A freed block that held an object: 1 + the offset of its poison
+     * (pd_poison), 0 = none. */
+    uint8_t poison;
+    /* 1: alloc is where the object was born (pd_core_birth), not
+     * necessarily where the block was allocated. */
+    uint8_t birth;
 } pd_block_info;
 
 typedef enum {
@@ -162,6 +168,47 @@ typedef struct {
     void (*retire)(const pd_block_info *b);
 } pd_object_hooks;
 void pd_core_set_object_hooks(const pd_object_hooks *h); /* NULL: none */
+
+/* Freed objects ------------------------------------------------------------
+ * A freed block that held an object keeps, over its freed fill, a poison in
+ * the object's reference-count and type words: a count every supported
+ * interpreter treats as an ordinary mortal one, and the type "freed object"
+ * (src/py/pd_freedobj.c).  A Py_INCREF or Py_DECREF through a stale
+ * reference then changes the count, and the checks of freed blocks report
+ * it as a reference taken or released after the free; any other use goes
+ * through the freed type, which reports at once (pd_core_freed_use).  The
+ * glue finds the object; the core keeps the poison's place with the block
+ * (its entry, then its free slot) and checks it whenever it checks the
+ * block's fill, until the slot is reused. */
+typedef struct {
+    uint64_t count_word; /* what a freed object's count word holds */
+    uint64_t type_word;  /* what its type word holds (it follows the count) */
+    size_t count_offset; /* of the count word in an object */
+    /* Offset, in an object-domain block being freed (lock held, bytes still
+     * as the dying object left them), of its count word, or -1 when the
+     * block holds no object whose last reference is gone.  It may teach
+     * the core a type (pd_core_poison_learn), so that the next objects of
+     * it are found without a call. */
+    long (*count_at)(uintptr_t addr, size_t size);
+} pd_poison;
+void pd_core_set_poison(const pd_poison *p); /* NULL: no more (blocks keep theirs) */
+/* Objects whose type word is type_word (a type that lives as long as the
+ * process), at obj_off (0, 16 or 32) in blocks of at least `least` bytes,
+ * are dead when their count word is 0. */
+void pd_core_poison_learn(uint64_t type_word, size_t obj_off, size_t least);
+/* A use of the freed object at obj through its type's `slot`: report it
+ * (the block, its sites, the site of the use) and abort, unless
+ * -X on_error=continue, which returns. */
+void pd_core_freed_use(const void *obj, const char *slot, const char *detail,
+                       const pd_site *now);
+
+/* Object births --------------------------------------------------------------
+ * An object CPython takes from one of its free lists is born in a block
+ * allocated for an object long dead.  Where the interpreter tells of
+ * births (its reference tracer), the glue calls this at each one: a
+ * block allocated before the last allocation gets s as its site, and
+ * every such block is marked (pd_block_info.birth). */
+void pd_core_birth(const void *obj, const pd_site *s);
 
 int pd_core_stack_get(uint32_t id, uintptr_t *out, int max);
 /* Store a sequence in the stack depot (takes the core lock). */

@@ -176,7 +176,7 @@ static int new_slab(int c, int *fresh_arena)
     __atomic_store_n(&d->kind, SLAB_SMALL, __ATOMIC_RELEASE);
     /* Push in reverse so the lowest slot is handed out first. */
     for (uint32_t i = d->nslots; i-- > 0;)
-        push_free(c, base + (uintptr_t)i * d->slot_size, &d->meta[i], (pd_slot_past){0, 0, 0});
+        push_free(c, base + (uintptr_t)i * d->slot_size, &d->meta[i], (pd_slot_past){0, 0, 0, 0});
     class_slabs[c]++;
     class_avail[c] += d->nslots;
     return 0;
@@ -271,7 +271,7 @@ void *pd_heap_alloc(size_t n, pd_entry **entry, pd_slot_past *past, size_t *slac
         slot = alloc_small(c, entry, past, fresh_arena);
         slot_size = class_size[c];
     } else {
-        *past = (pd_slot_past){0, 0, 0};
+        *past = (pd_slot_past){0, 0, 0, 0};
         slot = alloc_large(total, entry, fresh_arena);
         slot_size = ((total + SLAB_SIZE - 1) >> SLAB_SHIFT) << SLAB_SHIFT;
     }
@@ -281,14 +281,16 @@ void *pd_heap_alloc(size_t n, pd_entry **entry, pd_slot_past *past, size_t *slac
     return slot + PD_FRONT;
 }
 
-void pd_heap_release(pd_entry *e, uintptr_t addr, size_t size, uint32_t rear, int cold)
+void pd_heap_release(pd_entry *e, uintptr_t addr, size_t size, uint32_t rear, uint8_t poison,
+                     int cold)
 {
     uintptr_t slot = addr - PD_FRONT;
     slab_desc *d = desc_of(slot);
     if (d->kind == SLAB_SMALL) {
         /* The entry keeps its facts (state included) until the slot is
          * handed out again: see pd_heap.h. */
-        push_free(d->cls, slot, e, (pd_slot_past){(uint32_t)size, (uint8_t)rear, PD_QUARANTINED});
+        push_free(d->cls, slot, e,
+                  (pd_slot_past){(uint32_t)size, (uint8_t)rear, PD_QUARANTINED, poison});
         class_in_use[d->cls]--;
         class_avail[d->cls]++;
         if (cold)

@@ -37,10 +37,13 @@ typedef struct {
     uint64_t serial;
     uint8_t domain;
     uint8_t state;
+    uint8_t poison;          /* see pd_block_info */
+    uint8_t birth;           /* see pd_block_info */
     uint32_t rear;
     uintptr_t type_words[3]; /* see pd_block_info */
     uintptr_t otype;
 } pd_entry_core;
+_Static_assert(sizeof(pd_entry_core) <= 64, "what every allocation and free reads: one line");
 
 typedef struct pd_entry {
     _Alignas(64) pd_entry_core b;
@@ -61,6 +64,8 @@ static inline void pd_entry_info(const pd_entry *e, pd_block_info *out)
     for (int i = 0; i < 3; i++)
         out->type_words[i] = e->b.type_words[i];
     out->otype = e->b.otype;
+    out->poison = e->b.poison;
+    out->birth = e->b.birth;
 }
 
 /* Reserve the heap.  Returns 0, or -1 if the range cannot be reserved. */
@@ -76,6 +81,7 @@ typedef struct {
     uint32_t size;
     uint8_t rear;
     uint8_t state;
+    uint8_t poison; /* see pd_block_info */
 } pd_slot_past;
 
 /* A block able to hold n user bytes; returns its user pointer and entry,
@@ -92,8 +98,9 @@ void *pd_heap_alloc(size_t n, pd_entry **entry, pd_slot_past *past, size_t *slac
  * pd_heap_alloc's caller verifies its freed fill when it reuses the slot,
  * while that memory is being touched anyway.  A large block's entry is
  * cleared (its pages go back to the kernel, verified before). */
-void pd_heap_release(pd_entry *e, uintptr_t addr, size_t size, uint32_t rear, int cold);
-/* addr, size, rear: e's user pointer, size and rear guard, passed so that
+void pd_heap_release(pd_entry *e, uintptr_t addr, size_t size, uint32_t rear, uint8_t poison,
+                     int cold);
+/* addr, size, rear, poison: e's user pointer, size, rear guard and poison, passed so that
  * a release out of the quarantine need not read e. */
 /* cold: the block comes out of the quarantine, long untouched; the class's
  * next allocation takes its slot, so the slot and its entry start loading

@@ -28,6 +28,9 @@ static const char *const bug_names[] = {
     [PD_BUG_READ_AFTER_FREE] = "read-after-free",
     [PD_BUG_OVERREAD] = "overread",
     [PD_BUG_UNDERREAD] = "underread",
+    [PD_BUG_OVER_RELEASE] = "over-released-reference",
+    [PD_BUG_FREED_INCREF] = "reference-to-freed-object",
+    [PD_BUG_FREED_USE] = "freed-object-use",
 };
 
 static const char *const bug_titles[] = {
@@ -42,6 +45,10 @@ static const char *const bug_titles[] = {
     [PD_BUG_READ_AFTER_FREE] = "read after free: a freed block was read",
     [PD_BUG_OVERREAD] = "buffer over-read: bytes read past the end of a block",
     [PD_BUG_UNDERREAD] = "buffer under-read: bytes read before the start of a block",
+    [PD_BUG_OVER_RELEASE] =
+        "reference released after the object was freed (over-released reference)",
+    [PD_BUG_FREED_INCREF] = "reference taken to a freed object",
+    [PD_BUG_FREED_USE] = "use of a freed object",
 };
 
 const char *pd_bug_name(pd_bug_kind k) { return bug_names[k]; }
@@ -257,6 +264,8 @@ void pd_report_emit(pd_bug *bug)
         ap(json, JL, &j, ",\"detail\":");
         ap_json_str(json, JL, &j, bug->detail);
     }
+    if (bug->refs)
+        ap(json, JL, &j, ",\"references\":%lld", (long long)bug->refs);
     if (bug->have_block) {
         const pd_block_info *b = &bug->block;
         ap(text, TL, &t, "  block: %p, %zu bytes, serial %llu, domain %s (%s), %s%s%s\n",
@@ -294,7 +303,12 @@ void pd_report_emit(pd_bug *bug)
            bug->dmg_offset, bug->dmg_len, hex, bug->expected);
     }
 
-    /* Sites. */
+    /* Sites: of the use first, for a freed object's. */
+    if (bug->kind == PD_BUG_FREED_USE && bug->now) {
+        pd_report_site(text, TL, &t, "used by", bug->now, 2);
+        ap(json, JL, &j, ",\"used\":");
+        json_site(json, JL, &j, bug->now);
+    }
     if (bug->have_block) {
         pd_report_site(text, TL, &t, "allocated by", &bug->block.alloc, 2);
         ap(json, JL, &j, ",\"allocated\":");

@@ -25,6 +25,9 @@ typedef enum {
     PD_BUG_READ_AFTER_FREE,
     PD_BUG_OVERREAD,
     PD_BUG_UNDERREAD,
+    PD_BUG_OVER_RELEASE,
+    PD_BUG_FREED_INCREF,
+    PD_BUG_FREED_USE,
 } pd_bug_kind;
 
 typedef struct pd_bug {
@@ -41,7 +44,9 @@ typedef struct pd_bug {
     size_t nfound;
     unsigned char expected;
     char detail[256];         /* one more sentence, may be empty */
-    const pd_site *now;       /* site of the detecting call, may be NULL */
+    int64_t refs;             /* a freed object's count moved by this */
+    const pd_site *now;       /* site of the detecting call, may be NULL;
+                               * reported for a freed object's use */
     /* Crash reports only: C frames of the faulting thread, already taken. */
     void **crash_pcs;
     int crash_npcs;

@@ -12,6 +12,7 @@
 #include "../py/interp/pd_interp.h"
 #include "../py/pd_compat.h"
 #include "../py/pd_crash.h"
+#include "../py/pd_freedobj.h"
 #include "../py/pd_hooks.h"
 #include "../py/pd_module.h"
 #include "../py/pd_tracemod.h"
@@ -134,8 +135,13 @@ int main(int argc, char **argv)
         return 2;
     /* Every object born from an allocation, every freed one to the
      * quarantine (pd_interp.h). */
-    if (pd_hooks_installed())
+    if (pd_hooks_installed()) {
         pd_interp_freelists_off();
+        if (pd_hooks_config()->poison && pd_freedobj_start() < 0) {
+            PyErr_Print();
+            return 2;
+        }
+    }
     if (start_compat() < 0)
         return 2;
     int rc = Py_RunMain();

@@ -133,6 +133,8 @@ static int x_option(pd_config *cfg, const char *opt)
             return bad_option(name, "a size of at least 64K, such as 256M", v ? v : "");
     } else if (!strcmp(name, "mallocstats")) {
         if (on_off(v, &cfg->mallocstats)) return bad_option(name, "on or off", v);
+    } else if (!strcmp(name, "poison")) {
+        if (on_off(v, &cfg->poison)) return bad_option(name, "on or off", v);
     } else if (!strcmp(name, "crash")) {
         if (on_off(v, &cfg->crash)) return bad_option(name, "on or off", v);
     } else if (!strcmp(name, "showrefcount")) {
@@ -161,6 +163,7 @@ int pd_config_parse(pd_config *cfg, int argc, char **argv)
     memset(cfg, 0, sizeof *cfg);
     cfg->enabled = 1;
     cfg->crash = 1;
+    cfg->poison = 1;
     cfg->core.quarantine_bytes = 1u << 20;
     cfg->core.report_fd = -1;
     cfg->core.on_error = PD_ON_ERROR_ABORT;
@@ -248,6 +251,8 @@ static void capture(pd_site *s, void *ret, const void *sp)
             s->pystack = pd_core_stack_put(w, n);
     }
 }
+
+void pd_hooks_site(pd_site *s, void *ret, const void *sp) { capture(s, ret, sp); }
 
 /* A guarded block's sites also get the Python stack (its C stack is the
  * core's), whatever -X stacks says. */

@@ -17,6 +17,7 @@ typedef struct {
                         * goes to pymalloc) */
     int mallocstats;   /* PYTHONMALLOCSTATS / -X mallocstats */
     int crash;         /* install the fatal-signal reporter */
+    int poison;        /* freed objects keep a poison (pd_freedobj.h) */
     /* The debug build's object facilities (pd_compat.c). */
     int showrefcount;  /* -X showrefcount: [N refs, M blocks] */
     int dumprefs;      /* -X dumprefs / PYTHONDUMPREFS: live objects at exit */
@@ -40,6 +41,10 @@ int pd_hooks_installed(void);
 /* The guarded pool is there (the debug allocator, or -X guard over
  * -X malloc=off): pydebug.guarded() works. */
 int pd_hooks_guarding(void);
+
+/* The site of a call into us other than the allocator's (a freed
+ * object's slot): ret is our return address, sp our frame. */
+void pd_hooks_site(pd_site *s, void *ret, const void *sp);
 
 /* Classify loaded objects again (after dlopen/dlclose). */
 void pd_hooks_modules_changed(void);

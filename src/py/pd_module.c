@@ -175,6 +175,15 @@ static PyObject *pd_allocation_site_py(PyObject *self, PyObject *obj)
     return pd_objects_site(obj);
 }
 
+static PyObject *pd_births_py(PyObject *self, PyObject *on)
+{
+    (void)self;
+    int v = PyObject_IsTrue(on);
+    if (v < 0)
+        return NULL;
+    return PyBool_FromLong(pd_objcount_births(v));
+}
+
 static PyObject *pd_getcounts_py(PyObject *self, PyObject *unused)
 {
     (void)self, (void)unused;
@@ -293,6 +302,9 @@ static PyMethodDef methods[] = {
     {"allocation_site", pd_allocation_site_py, METH_O,
      "allocation_site(obj) -> str or None\n\nWhere obj's block was allocated: the C caller "
      "and the Python line (and full stacks under -X stacks=N), as in reports."},
+    {"_births", pd_births_py, METH_O,
+     "_births(on) -> bool\n\nRecord where objects of free-list types are born (the reference "
+     "tracer), while on; whether they are recorded."},
     {"accounting", pd_accounting_py, METH_NOARGS,
      "accounting() -> dict\n\nWhere the object figures come from on this interpreter."},
     {"_allocatedblocks", pd_allocatedblocks_py, METH_NOARGS,

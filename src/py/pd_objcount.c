@@ -50,12 +50,39 @@ static const pd_object_hooks allocator_events = {on_born, on_retire};
  * tracer is removed, with no object) say nothing about counts. */
 #define COUNTS(op, ev) ((op) != NULL && ((ev) == PyRefTracer_CREATE || (ev) == PyRefTracer_DESTROY))
 
+/* Births (pd_objcount_births): an object of a type with a free list gets
+ * its birth site recorded in its block. */
+static int births_on;
+
+/* ret, sp: the tracer callback's return address (into the interpreter
+ * code that made the object) and frame. */
+static __attribute__((noinline)) void birth(PyObject *op, void *ret, const void *sp)
+{
+    pd_site s;
+    pd_hooks_site(&s, ret, sp);
+    pd_core_birth(op, &s);
+}
+#define BORN(op) birth((op), __builtin_return_address(0), __builtin_frame_address(0))
+
+#define BIRTH(op, ev) \
+    (births_on && (ev) == PyRefTracer_CREATE && pd_interp_freelist_type(Py_TYPE(op)))
+
+static int on_birth(PyObject *op, PyRefTracerEvent ev, void *data)
+{
+    (void)data;
+    if (op != NULL && BIRTH(op, ev))
+        BORN(op);
+    return 0;
+}
+
 static int on_trace(PyObject *op, PyRefTracerEvent ev, void *data)
 {
     (void)data;
     if (!COUNTS(op, ev))
         return 0;
     PyTypeObject *t = Py_TYPE(op);
+    if (BIRTH(op, ev))
+        BORN(op);
     if (ev == PyRefTracer_CREATE) {
         pd_counts_born((uintptr_t)t, t->tp_name);
     } else {
@@ -157,9 +184,18 @@ static int tracer_is_exact(void)
     return floats_ok && lists_ok && others_ok;
 }
 
+/* The self-test runs once: its answer does not change. */
+static int tracer_exact_once(void)
+{
+    static int known = -1;
+    if (known < 0)
+        known = tracer_is_exact();
+    return known;
+}
+
 static int tracer_start(void)
 {
-    if (!tracer_is_exact())
+    if (!tracer_exact_once())
         return 0;
     return PyRefTracer_SetTracer(on_trace, NULL) == 0;
 }
@@ -169,9 +205,29 @@ static int tracer_ours(void)
     void *data;
     return PyRefTracer_GetTracer(&data) == on_trace;
 }
+int pd_objcount_births(int on)
+{
+    if (!pd_hooks_installed())
+        return 0;
+    void *data;
+    PyRefTracer cur = PyRefTracer_GetTracer(&data);
+    if (!on) {
+        births_on = 0;
+        if (cur == on_birth)
+            PyRefTracer_SetTracer(NULL, NULL);
+        return 0;
+    }
+    if (cur == on_trace || cur == on_birth) {
+        births_on = 1;
+    } else if (cur == NULL && tracer_exact_once() && PyRefTracer_SetTracer(on_birth, NULL) == 0) {
+        births_on = 1;
+    }
+    return births_on;
+}
 #else
 static int tracer_start(void) { return 0; }
 static int tracer_ours(void) { return 0; }
+int pd_objcount_births(int on) { (void)on; return 0; }
 #endif
 
 /* Seeding ------------------------------------------------------------------ */

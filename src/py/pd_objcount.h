@@ -25,6 +25,11 @@ typedef enum {
  * (the debug allocator is off or -X malloc=objects, and the tracer is
  * absent or inexact). */
 int pd_objcount_start(void);
+/* Record the birth site of every object of a type with a free list
+ * (pd_core_birth), from the reference tracer, while on (GIL held).
+ * Returns whether births are being recorded: 0 where the tracer is
+ * missing, inexact or someone else's. */
+int pd_objcount_births(int on);
 pd_count_backend pd_objcount_backend(void);
 /* Whether every birth and death was seen by the tracer. */
 int pd_objcount_exact(void);

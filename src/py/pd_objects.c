@@ -157,16 +157,16 @@ static int is_type(uintptr_t t, pd_lockstate ls, int depth)
 
 int pd_obj_is_type(uintptr_t t, pd_lockstate ls) { return is_type(t, ls, 0); }
 
-/* min_refcnt: 1 for a live object; 0 for one being freed (its count has
- * reached zero by then). */
-static PyObject *object_in_block(const pd_block_info *b, pd_lockstate ls, Py_ssize_t min_refcnt)
+/* The object at the start of [addr, addr+size), behind a GC header or a
+ * GC header and a pre-header, with a count in [min_refcnt, max_refcnt]:
+ * 1 and up for a live object, 0 for one being freed. */
+static PyObject *object_at(uintptr_t addr, size_t size, pd_lockstate ls, Py_ssize_t min_refcnt,
+                           Py_ssize_t max_refcnt)
 {
-    if (b->domain != PD_OBJ || b->state != PD_LIVE)
-        return NULL;
     for (size_t off = 0; off <= 32; off += 16) {
-        if (b->size < off + sizeof(PyObject))
+        if (size < off + sizeof(PyObject))
             break;
-        PyObject *op = (PyObject *)(b->addr + off);
+        PyObject *op = (PyObject *)(addr + off);
         uintptr_t t = (uintptr_t)Py_TYPE(op);
         if (!is_type(t, ls, 0))
             continue;
@@ -174,14 +174,21 @@ static PyObject *object_in_block(const pd_block_info *b, pd_lockstate ls, Py_ssi
         /* A compact str is smaller than the str type's basic size. */
         size_t least = PyType_FastSubclass(tp, Py_TPFLAGS_UNICODE_SUBCLASS)
                            ? sizeof(PyASCIIObject) : (size_t)tp->tp_basicsize;
-        if (pd_interp_preheader_size(tp) != off || off + least > b->size)
+        if (pd_interp_preheader_size(tp) != off || off + least > size)
             continue;
         Py_ssize_t rc = pd_interp_refcnt(op);
-        if (rc < min_refcnt)
+        if (rc < min_refcnt || rc > max_refcnt)
             continue;
         return op;
     }
     return NULL;
+}
+
+static PyObject *object_in_block(const pd_block_info *b, pd_lockstate ls, Py_ssize_t min_refcnt)
+{
+    if (b->domain != PD_OBJ || b->state != PD_LIVE)
+        return NULL;
+    return object_at(b->addr, b->size, ls, min_refcnt, PY_SSIZE_T_MAX);
 }
 
 PyObject *pd_obj_in_block(const pd_block_info *b, pd_lockstate ls)
@@ -192,6 +199,11 @@ PyObject *pd_obj_in_block(const pd_block_info *b, pd_lockstate ls)
 PyObject *pd_obj_in_dying_block(const pd_block_info *b)
 {
     return object_in_block(b, PD_LOCKED, 0);
+}
+
+PyObject *pd_obj_dead_at(uintptr_t addr, size_t size)
+{
+    return object_at(addr, size, PD_LOCKED, 0, 0);
 }
 
 int pd_objects_available(void) { return pd_hooks_installed() || pd_pym_active(); }
@@ -548,7 +560,15 @@ PyObject *pd_objects_site(PyObject *op)
         Py_RETURN_NONE;
     char buf[8192];
     size_t pos = 0;
-    pd_report_site(buf, sizeof buf, &pos, "allocated by", &b.alloc, 0);
+    int reused = !b.birth && pd_interp_freelist_type(Py_TYPE(op));
+    pd_report_site(buf, sizeof buf, &pos, b.birth ? "born at" : "allocated by", &b.alloc, 0);
+    if (reused && pos < sizeof buf)
+        pos += (size_t)snprintf(buf + pos, sizeof buf - pos,
+                                "  (possibly stale: a %s may be taken from CPython's free list, "
+                                "born without an allocation; this is the block's site)\n",
+                                Py_TYPE(op)->tp_name);
+    if (pos > sizeof buf - 1)
+        pos = sizeof buf - 1;
     return PyUnicode_FromStringAndSize(buf, (Py_ssize_t)pos);
 }
 

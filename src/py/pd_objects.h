@@ -32,6 +32,9 @@ PyObject *pd_obj_in_block(const pd_block_info *b, pd_lockstate ls);
 /* The same for a block being freed (pd_object_hooks' retire): its object's
  * reference count is zero by then. */
 PyObject *pd_obj_in_dying_block(const pd_block_info *b);
+/* The object whose last reference is gone (count 0) in the object-domain
+ * block [addr, addr+size) being freed, or NULL (core lock held). */
+PyObject *pd_obj_dead_at(uintptr_t addr, size_t size);
 /* Whether t is a type object we may read. */
 int pd_obj_is_type(uintptr_t t, pd_lockstate ls);
 

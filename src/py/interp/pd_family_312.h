@@ -47,4 +47,11 @@ static inline Py_ssize_t pdf_refcnt(PyObject *op)
 /* Free lists live in per-type structures of their own here. */
 static inline int pdf_freelists_off(void) { return 0; }
 
+/* The types whose freed objects CPython keeps for reuse here. */
+static inline int pdf_freelist_type(PyTypeObject *tp)
+{
+    return tp == &PyFloat_Type || tp == &PyTuple_Type || tp == &PyList_Type ||
+           tp == &PyDict_Type || tp == &PySlice_Type || tp == &PyContext_Type;
+}
+
 #endif

@@ -89,4 +89,12 @@ static inline int pdf_freelists_off(void)
     return 1;
 }
 
+/* The types whose freed objects CPython keeps for reuse here (one-digit ints too). */
+static inline int pdf_freelist_type(PyTypeObject *tp)
+{
+    return tp == &PyFloat_Type || tp == &PyTuple_Type || tp == &PyList_Type ||
+           tp == &PyDict_Type || tp == &PySlice_Type || tp == &PyContext_Type ||
+           tp == &PyLong_Type;
+}
+
 #endif

@@ -175,4 +175,9 @@ int pd_interp_is_immortal(PyObject *op) { return pdf_is_immortal(op); }
 Py_ssize_t pd_interp_refcnt(PyObject *op) { return pdf_refcnt(op); }
 int pd_interp_allocator(void) { return _PyRuntime.preconfig.allocator; }
 
-int pd_interp_freelists_off(void) { return pdf_freelists_off(); }
+static int freelists_disabled;
+int pd_interp_freelists_off(void) { return freelists_disabled = pdf_freelists_off(); }
+int pd_interp_freelist_type(PyTypeObject *tp)
+{
+    return !freelists_disabled && pdf_freelist_type(tp);
+}

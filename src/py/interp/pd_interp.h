@@ -140,6 +140,10 @@ int pd_interp_allocator(void);
  * disables each, as finalization does.  Returns 1 where done, 0 where this
  * family cannot. */
 int pd_interp_freelists_off(void);
+/* Whether an object of type tp may have been taken from a free list (not
+ * when pd_interp_freelists_off disabled them): its block's allocation
+ * site may then be an older object's. */
+int pd_interp_freelist_type(PyTypeObject *tp);
 
 /* pymalloc ------------------------------------------------------------------
  * The pool header, as obmalloc.c lays it out in 3.11 and as

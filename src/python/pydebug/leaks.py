@@ -67,10 +67,15 @@ class LeakedObject:
         self.held = held          # references found from objects and frames
         self.chain = chain        # reachable: referrers, innermost first
         self.site = site          # allocation site text, or None
+        self.keeps = {}           # type name -> leaked objects it keeps alive
+        self.contents = []        # a sample of those it holds itself
 
     def as_dict(self):
-        return {k: getattr(self, k) for k in
-                ("type_name", "address", "repr", "kind", "refcount", "held", "chain", "site")}
+        d = {k: getattr(self, k) for k in
+             ("type_name", "address", "repr", "kind", "refcount", "held", "chain", "site",
+              "keeps")}
+        d["contents"] = [o.as_dict() for o in self.contents]
+        return d
 
     def describe(self, indent="  "):
         out = ["%s%s at %#x: %s (%s: %d references, %d found)" % (
@@ -79,6 +84,11 @@ class LeakedObject:
             out.append(indent + "  held by: " + " <- ".join(self.chain))
         if self.site:
             out += [indent + "  " + line for line in self.site.rstrip("\n").split("\n")]
+        if self.keeps:
+            out.append(indent + "  keeps alive: " + ", ".join(
+                "%d %s" % (n, t) for t, n in sorted(self.keeps.items(), key=lambda kv: -kv[1])))
+        for o in self.contents:
+            out.append(o.describe(indent + "    "))
         return "\n".join(out)
 
 
@@ -219,39 +229,95 @@ def _born_in(a, snaps):
     return j
 
 
+def _type_name(t):
+    return t.__qualname__ if t.__module__ == "builtins" else "%s.%s" % (t.__module__, t.__qualname__)
+
+
+def _leak_tree(left):
+    """Which leaked objects hold which: {id(holder): [held]}, and the ids of
+    the leaked objects another leaked object holds."""
+    ids = {id(o) for o in left}
+    kids, held = {}, set()
+    for o in left:
+        for r in gc.get_referents(o):
+            if r is not o and id(r) in ids:
+                kids.setdefault(id(o), []).append(r)
+                held.add(id(r))
+    return kids, held
+
+
+def _kept_by(root, kids):
+    """Type name -> count of the leaked objects root keeps alive."""
+    seen, todo, counts = {id(root)}, [root], collections.Counter()
+    while todo:
+        for k in kids.get(id(todo.pop()), ()):
+            if id(k) not in seen:
+                seen.add(id(k))
+                todo.append(k)
+                counts[_type_name(type(k))] += 1
+    return dict(counts)
+
+
 def _describe_leftovers(res, left, per, sample):
     """Fill res.by_type (objects per run) and res.objects (a classified
-    sample with sites) from the leaked objects `left`."""
+    sample with sites) from the leaked objects `left`.  The sample leads
+    with the roots, the leaked objects no other leaked object holds (in a
+    C leak, the orphan nobody can release); what each keeps alive is
+    listed under it."""
     counts = collections.Counter(type(o) for o in left)
-    res.by_type = {(t.__qualname__ if t.__module__ == "builtins"
-                    else "%s.%s" % (t.__module__, t.__qualname__)): n / per
-                   for t, n in counts.items()}
+    res.by_type = {_type_name(t): n / per for t, n in counts.items()}
+    kids, held = _leak_tree(left)
+    roots = [o for o in left if id(o) not in held] or list(left)
+    root_counts = collections.Counter(type(o) for o in roots)
     picked = []
-    for t, _ in counts.most_common():
-        picked += [o for o in left if type(o) is t][:sample]
+    for t, _ in root_counts.most_common():
+        picked += [o for o in roots if type(o) is t][:sample]
         if len(picked) >= 3 * sample:
             break
+    inner = [kids.get(id(o), [])[:sample] for o in picked]
+    keeps = [_kept_by(o, kids) for o in picked]
+    del roots, kids, held
     left.clear()
-    infos = _referrers(picked, ())
-    ignore = (picked, infos, res.objects, counts) + tuple(infos)
+    flat = picked + [k for ks in inner for k in ks]
+    infos = _referrers(flat, ())
+    ignore = [picked, flat, inner, infos, res.objects, counts] + infos + inner
+    ignore.append(ignore)
     chains = 0
-    for i in range(len(picked)):
-        o = picked[i]
-        refcount, held, holders = infos[i]
+    at = len(picked)
+    for i, o in enumerate(picked):
+        refcount, nheld, holders = infos[i]
         # more references than anything holds: nobody can give them back
-        kind = "orphan" if refcount > held else "reachable"
+        kind = "orphan" if refcount > nheld else "reachable"
         chain = []
         if kind == "reachable" and chains < 3:  # each link is a heap walk
             chain = _chain(o, holders, ignore)
             chains += 1
-        res.objects.append(LeakedObject(o, kind, refcount, held, chain,
-                                        _pydebug.allocation_site(o)))
+        lo = LeakedObject(o, kind, refcount, nheld, chain, _pydebug.allocation_site(o))
+        lo.keeps = keeps[i]
+        for k in inner[i]:  # held by o: no chain to follow
+            refcount, nheld, _ = infos[at]
+            at += 1
+            lo.contents.append(LeakedObject(k, "orphan" if refcount > nheld else "reachable",
+                                            refcount, nheld, [], _pydebug.allocation_site(k)))
+        res.objects.append(lo)
 
 
 def leakcheck(func, *args, warmup=3, repeat=3, sample=3, name=None, **kwargs):
     """Call func(*args, **kwargs) warmup times, then repeat times; return a
     LeakResult.  It leaks when references (or blocks) grew in every one of
     the repeat runs."""
+    # Where the interpreter tells of births (the reference tracer, 3.13.3+
+    # while CPython's free lists are on), record them: a tuple taken from a
+    # free list then names its own birth site, not an older tuple's.
+    births = _pydebug._births(True)
+    try:
+        return _leakcheck(func, args, kwargs, warmup, repeat, sample, name)
+    finally:
+        if births:
+            _pydebug._births(False)
+
+
+def _leakcheck(func, args, kwargs, warmup, repeat, sample, name):
     if warmup < 0 or repeat < 1:
         raise ValueError("leakcheck: warmup must be >= 0 and repeat >= 1")
     res = LeakResult(name or getattr(func, "__qualname__", repr(func)), warmup, repeat)
@@ -348,6 +414,7 @@ def _point(k):
 
 def leaks_begin():
     """Mark the start of the stretch to check: measure, note what is alive."""
+    _pydebug._births(True)  # see leakcheck
     _point(0)
 
 
@@ -356,7 +423,10 @@ def leaks_end():
     if _begin is None:
         raise RuntimeError("leaks_end() without leaks_begin()")
     _point(1)
-    return _result(leaks_name, 3)
+    try:
+        return _result(leaks_name, 3)
+    finally:
+        _pydebug._births(False)
 
 
 leaks_name = "program"  # what leaks_end()'s result is called
