@@ -141,6 +141,10 @@ class LeakResult:
 
 
 def _referrers(targets, ignore):
+    """[(references, found, holders)] per target; ignore: a tuple or list of
+    our own objects, which hold no one."""
+    if isinstance(ignore, list):
+        ignore = tuple(ignore) + (ignore,)
     tracked = gc.get_objects()
     try:
         return _pydebug._referrers(targets, ignore, tracked)
