@@ -75,12 +75,8 @@ def test_corpus_caught_at_the_fault(run, tmp_path, mode, align, entries):
         cases.append((len(cases) + 3, "object_after_decref()", "read-after-free", 32, "object",
                       "object_after_decref", "object_after_decref", "PyObject_Repr"))
     report = tmp_path / "r.jsonl"
-    # -S: under guard=all every live block holds a slot, and right after a
-    # full start-up the live slots are at their cap (half of what
-    # vm.max_map_count leaves); without site's blocks there is room, so
-    # each case's block is a guarded one.
-    r = run(None, *mode, "guard=all", "guard_align=" + align, "on_error=continue",
-            "report=%s" % report, args=["-S", "-c", program(cases)])
+    r = run(program(cases), *mode, "guard=all", "guard_align=" + align, "on_error=continue",
+            "report=%s" % report)
     assert r.rc == 66 and "end" in r.out, r
     recs = [json.loads(l) for l in report.read_text().splitlines()]
     assert len(recs) == len(cases), (r, [x["bug"] for x in recs])

@@ -116,6 +116,17 @@ static int64_t draw_gap(uint32_t rate)
 
 _Thread_local int64_t pd_guard_countdown;
 static _Thread_local int started;
+/* -X guard=all guards what the program allocates, from pd_guard_arm() on:
+ * the interpreter's start-up alone would fill every live slot there is
+ * (a live slot costs two mappings, and the process has vm.max_map_count
+ * of them), leaving the program's own blocks unguarded. */
+static atomic_int armed;
+
+void pd_guard_arm(void)
+{
+    atomic_store_explicit(&armed, 1, memory_order_relaxed);
+    pd_guard_countdown = 0;
+}
 
 int pd_guard_sample_slow(size_t n)
 {
@@ -123,9 +134,13 @@ int pd_guard_sample_slow(size_t n)
         pd_guard_countdown = INT64_MAX; /* never again on this thread */
         return 0;
     }
-    if (gopts.all || scope > 0) {
+    if (scope > 0 || (gopts.all && atomic_load_explicit(&armed, memory_order_relaxed))) {
         pd_guard_countdown = 0; /* every call comes here */
         return n <= page;
+    }
+    if (gopts.all) { /* not armed yet: ask again at the next call */
+        pd_guard_countdown = 1;
+        return 0;
     }
     if (!started) { /* this thread's first allocation */
         started = 1;

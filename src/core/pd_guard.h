@@ -66,6 +66,10 @@ static inline int pd_guard_sample(size_t n)
     return --pd_guard_countdown > 0 ? 0 : pd_guard_sample_slow(n);
 }
 
+/* -X guard=all covers what is allocated from this call on (the host makes
+ * it once the interpreter has started; see pd_guard.c). */
+void pd_guard_arm(void);
+
 /* pydebug.guarded(): every allocation this thread makes between enter
  * and exit is guarded (nests; lock-free). */
 void pd_guard_scope_enter(void);

@@ -144,6 +144,7 @@ int main(int argc, char **argv)
     }
     if (start_compat() < 0)
         return 2;
+    pd_hooks_started();
     int rc = Py_RunMain();
     unsigned long errors = pd_hooks_finish();
     if (errors && rc == 0)

@@ -254,6 +254,12 @@ static void capture(pd_site *s, void *ret, const void *sp)
 
 void pd_hooks_site(pd_site *s, void *ret, const void *sp) { capture(s, ret, sp); }
 
+void pd_hooks_started(void)
+{
+    if (pd_hooks_guarding())
+        pd_guard_arm();
+}
+
 /* A guarded block's sites also get the Python stack (its C stack is the
  * core's), whatever -X stacks says. */
 #define GUARD_PYSTACK 16

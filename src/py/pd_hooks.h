@@ -46,6 +46,10 @@ int pd_hooks_guarding(void);
  * object's slot): ret is our return address, sp our frame. */
 void pd_hooks_site(pd_site *s, void *ret, const void *sp);
 
+/* The interpreter has started (GIL held): -X guard=all covers what is
+ * allocated from now on. */
+void pd_hooks_started(void);
+
 /* Classify loaded objects again (after dlopen/dlclose). */
 void pd_hooks_modules_changed(void);
 
