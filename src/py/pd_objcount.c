@@ -207,7 +207,9 @@ static int tracer_ours(void)
 }
 int pd_objcount_births(int on)
 {
-    if (!pd_hooks_installed())
+    /* Nothing to record where no type keeps a free list (3.14+ under the
+     * debug allocator: every birth is an allocation). */
+    if (!pd_hooks_installed() || !pd_interp_freelist_type(&PyTuple_Type))
         return 0;
     void *data;
     PyRefTracer cur = PyRefTracer_GetTracer(&data);
