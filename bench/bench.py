@@ -66,9 +66,12 @@ def floor_host(py, level):
     return os.path.join(hostdir, "python-debug-host")
 
 
-def modes(py):
+def modes(py, only=None):
+    """(name, command, environment) of each mode; `only` names those to keep
+    (python always, first).  Floor hosts are built only when kept."""
     floor_env = {"PYDEBUG_EXECUTABLE": py}
-    return [
+    floors = only is None or any(m.startswith("floor") for m in only)
+    ms = [
         ("python", [py], {}),
         ("PYTHONMALLOC=debug", [py], {"PYTHONMALLOC": "debug"}),
         ("python -X tracemalloc", [py, "-X", "tracemalloc"], {}),
@@ -77,11 +80,20 @@ def modes(py):
         ("python-debug quarantine=4M", [FRONT, "--python", py, "-X", "quarantine=4M"], {}),
         ("python-debug stacks=16", [FRONT, "--python", py, "-X", "stacks=16"], {}),
         ("python-debug malloc=objects", [FRONT, "--python", py, "-X", "malloc=objects"], {}),
-        ("floor: hooks only", [floor_host(py, 2)], floor_env),
-        ("floor: sites only", [floor_host(py, 1)], floor_env),
-        ("floor: sites + debug hooks", [floor_host(py, 1)],
-         dict(floor_env, PYTHONMALLOC="debug")),
     ]
+    if floors:
+        ms += [
+            ("floor: hooks only", [floor_host(py, 2)], floor_env),
+            ("floor: sites only", [floor_host(py, 1)], floor_env),
+            ("floor: sites + debug hooks", [floor_host(py, 1)],
+             dict(floor_env, PYTHONMALLOC="debug")),
+        ]
+    if only is not None:
+        unknown = only - {m for m, _, _ in ms} - {"python"}
+        if unknown:
+            sys.exit("bench: no mode %s" % ", ".join(sorted(unknown)))
+        ms = [x for x in ms if x[0] == "python" or x[0] in only]
+    return ms
 
 
 def parse_args():
@@ -89,6 +101,8 @@ def parse_args():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--python", action="append")
+    ap.add_argument("--modes", help="comma-separated mode names to run (python is always "
+                    "run: the ratios are to it), e.g. 'PYTHONMALLOC=debug,python-debug'")
     return ap.parse_args()
 
 
@@ -114,8 +128,9 @@ def run_once(cmd, env, name):
 
 def main():
     args = parse_args()
+    only = set(args.modes.split(",")) if getattr(args, "modes", None) else None
     for py in args.python or [real_python3()]:
-        ms = modes(py)
+        ms = modes(py, only)
         subprocess.run([FRONT, "--python", py, "-c", "pass"], check=True)  # build the host
         best = {(m, n): (math.inf, 0.0) for m, _, _ in ms for n in NAMES}
         for _ in range(args.repeat):
