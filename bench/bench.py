@@ -60,8 +60,9 @@ def floor_host(py, level):
     run directly: it checks nothing, so the front end never uses one."""
     key = "".join(c if c.isalnum() else "_" for c in os.path.realpath(py))
     hostdir = os.path.join(ROOT, "build", "bench-hosts", key, "floor%d" % level)
-    subprocess.run(["make", "-s", "-C", ROOT, "host", "PY=" + py, "HOSTDIR=" + hostdir,
-                    "HOST_CFLAGS=-DPD_BENCH_FLOOR=%d" % level],
+    subprocess.run([py, "-I", os.path.join(ROOT, "src", "python", "pydebug", "_hostbuild.py"),
+                    os.path.join(ROOT, "src"), hostdir],
+                   env=dict(os.environ, PYDEBUG_HOST_CFLAGS="-DPD_BENCH_FLOOR=%d" % level),
                    stdout=subprocess.DEVNULL, check=True)
     return os.path.join(hostdir, "python-debug-host")
 

@@ -2,6 +2,9 @@
 # Install what python-debug's build, demo and tests need, when missing.
 # Debian packages as root (or print the apt-get line), pytest into a venv
 # of the python3 on PATH at build/venv.
+#
+#   tools/deps.sh        everything the tests need
+#   tools/deps.sh demo   only what the demo needs: a compiler (no CPython build)
 set -e
 cd "$(dirname "$0")/.."
 need=""
@@ -9,6 +12,18 @@ for pair in gcc:gcc make:make addr2line:binutils; do
     cmd=${pair%%:*}; pkg=${pair#*:}
     command -v "$cmd" >/dev/null 2>&1 || need="$need $pkg"
 done
+if [ "$1" = demo ]; then
+    if [ -n "$need" ]; then
+        if [ "$(id -u)" = 0 ]; then
+            apt-get update -qq >/dev/null
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
+        else
+            echo "deps: missing Debian packages; run: sudo apt-get install -y$need" >&2
+            exit 1
+        fi
+    fi
+    exit 0
+fi
 [ -f /usr/include/valgrind/memcheck.h ] || need="$need valgrind"
 # Debian's interpreters the tests cover: release and --with-pydebug 3.11,
 # their headers and the standard test package.
