@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pd_stack.h"
 #include "pd_sys.h"
@@ -330,8 +331,11 @@ void pd_report_emit(pd_bug *bug)
         n = pd_stack_capture(pcs, 32, 0);
     }
     char sym[480];
-    ap(text, TL, &t, "  detected at (thread %u):\n    C backtrace:\n", pd_sys_tid());
-    ap(json, JL, &j, ",\"detected\":{\"thread\":%u,\"c_stack\":[", pd_sys_tid());
+    /* The pid: children that follow report to the same stderr and file. */
+    ap(text, TL, &t, "  detected at (pid %d, thread %u):\n    C backtrace:\n", (int)getpid(),
+       pd_sys_tid());
+    ap(json, JL, &j, ",\"pid\":%d,\"detected\":{\"thread\":%u,\"c_stack\":[", (int)getpid(),
+       pd_sys_tid());
     int first = 0;
     while (first < n && is_our_frame(pcs[first]))
         first++;

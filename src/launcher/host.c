@@ -8,10 +8,13 @@
 
 #include <dlfcn.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "../py/interp/pd_interp.h"
 #include "../py/pd_compat.h"
 #include "../py/pd_crash.h"
+#include "../py/pd_follow.h"
 #include "../py/pd_freedobj.h"
 #include "../py/pd_hooks.h"
 #include "../py/pd_module.h"
@@ -45,18 +48,40 @@ int dlclose(void *handle)
     return rc;
 }
 
-/* The pydebug package (Python parts: the pytest plugin, leak checks) sits
- * in the source tree; it goes last on sys.path, so nothing of the
- * program's is shadowed. */
-static int add_package_path(void)
+/* The pydebug package (Python parts: the pytest plugin, leak checks): the
+ * interpreter's own when it has python-debug installed, else the front
+ * end's (PYDEBUG_PYDIR), last on sys.path so nothing of the program's is
+ * shadowed. */
+static int add_package_path(const char *pydir)
 {
     PyObject *path = PySys_GetObject("path");
-    PyObject *dir = PyUnicode_FromString(PD_PYDIR);
-    int rc = path && dir ? PyList_Append(path, dir) : -1;
+    if (path == NULL || pydir == NULL || !*pydir)
+        return 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(path); i++) {
+        const char *entry = PyUnicode_Check(PyList_GET_ITEM(path, i))
+                                ? PyUnicode_AsUTF8(PyList_GET_ITEM(path, i)) : NULL;
+        char init[4096];
+        if (entry && snprintf(init, sizeof init, "%s/pydebug/__init__.py", entry) < (int)sizeof init &&
+            access(init, F_OK) == 0)
+            return 0;
+        PyErr_Clear();
+    }
+    PyObject *dir = PyUnicode_FromString(pydir);
+    int rc = dir ? PyList_Append(path, dir) : -1;
     Py_XDECREF(dir);
     if (rc < 0)
         PyErr_Print();
     return rc;
+}
+
+/* What the front end tells us, taken out of the environment so the
+ * program's children do not inherit it. */
+static char *take_env(const char *name)
+{
+    const char *v = getenv(name);
+    char *copy = v ? strdup(v) : NULL;
+    unsetenv(name);
+    return copy;
 }
 
 /* atexit.register(_pydebug._exit_check): registered first, so it runs after
@@ -118,19 +143,27 @@ int main(int argc, char **argv)
         Py_ExitStatusException(st);
     /* Be the interpreter we stand for: its prefix, its site-packages (or
      * its venv), its sys.executable for subprocesses. */
-    const char *exe = getenv("PYDEBUG_EXECUTABLE");
+    char *exe = take_env("PYDEBUG_EXECUTABLE");
+    char *pydir = take_env("PYDEBUG_PYDIR");
+    char *launcher = take_env("PYDEBUG_LAUNCHER");
     if (exe != NULL && *exe) {
         set_string(&config, &config.executable, exe);
         set_string(&config, &config.program_name, exe);
     }
+    /* Before the interpreter copies the environment into os.environ.
+     * Run without the front end (by hand), children cannot follow. */
+    if (pd_follow_start(cfg.follow && launcher && exe, launcher, exe, cfg.xopts, cfg.nxopts) < 0)
+        fprintf(stderr, "python-debug: children will not follow: %s is not a file\n", exe);
     st = Py_InitializeFromConfig(&config);
     PyConfig_Clear(&config);
-    unsetenv("PYDEBUG_EXECUTABLE"); /* not for our children */
     if (PyStatus_Exception(st))
         Py_ExitStatusException(st);
 
-    if (add_package_path() < 0)
+    if (add_package_path(pydir) < 0)
         return 2;
+    free(exe);
+    free(pydir);
+    free(launcher);
     if (pd_hooks_installed() && register_exit_check() < 0)
         return 2;
     /* Every object born from an allocation, every freed one to the

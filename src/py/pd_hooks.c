@@ -154,7 +154,14 @@ static int x_option(pd_config *cfg, const char *opt)
         if (v && !strcmp(v, "summary")) cfg->tscdump = PD_TSCDUMP_SUMMARY;
         else if (on_off(v, &on)) return bad_option(name, "on, off or summary", v);
         else cfg->tscdump = on ? PD_TSCDUMP_LINES : PD_TSCDUMP_OFF;
+    } else if (!strcmp(name, "follow")) {
+        if (on_off(v, &cfg->follow)) return bad_option(name, "on or off", v);
+    } else {
+        return 0;
     }
+    /* Ours: passed on to the children that follow (pd_follow.h). */
+    if (cfg->nxopts < (int)(sizeof cfg->xopts / sizeof cfg->xopts[0]))
+        cfg->xopts[cfg->nxopts++] = opt;
     return 0;
 }
 
@@ -164,6 +171,7 @@ int pd_config_parse(pd_config *cfg, int argc, char **argv)
     cfg->enabled = 1;
     cfg->crash = 1;
     cfg->poison = 1;
+    cfg->follow = 1;
     cfg->core.quarantine_bytes = 1u << 20;
     cfg->core.report_fd = -1;
     cfg->core.on_error = PD_ON_ERROR_ABORT;

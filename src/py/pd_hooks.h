@@ -27,6 +27,9 @@ typedef struct {
     int lltrace;       /* -X lltrace: every instruction of every frame */
     int callstats;     /* -X callstats: count calls, print at exit */
     int tscdump;       /* -X tscdump: PD_TSCDUMP_LINES or _SUMMARY */
+    int follow;        /* -X follow: children run under python-debug too */
+    const char *xopts[48]; /* our -X options as given, for the children */
+    int nxopts;
 } pd_config;
 
 enum { PD_TSCDUMP_OFF, PD_TSCDUMP_LINES, PD_TSCDUMP_SUMMARY };
