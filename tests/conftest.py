@@ -146,12 +146,12 @@ def venv_python(py):
     the pytest plugin under python-debug; made once in build/venvs/."""
     venv = os.path.join(BUILD, "venvs", py["id"])
     exe = os.path.join(venv, "bin", "python")
-    if not os.path.exists(os.path.join(venv, "ready")):
+    if not os.path.exists(os.path.join(venv, "ready-xdist")):
         subprocess.run([py["exe"], "-m", "venv", "--clear", venv], check=True,
                        capture_output=True)
-        subprocess.run([exe, "-m", "pip", "install", "-q", "pytest"], check=True,
+        subprocess.run([exe, "-m", "pip", "install", "-q", "pytest", "pytest-xdist"], check=True,
                        capture_output=True)
-        open(os.path.join(venv, "ready"), "w").close()
+        open(os.path.join(venv, "ready-xdist"), "w").close()
     return exe
 
 

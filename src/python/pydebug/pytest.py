@@ -1,6 +1,13 @@
 """pytest plugin: which test leaks, what leaked, and where it was allocated.
 
-    python-debug -m pytest -p pydebug.pytest --leaks[=WARMUP:REPEAT] tests/
+    python-debug -m pytest --leaks[=WARMUP:REPEAT] tests/
+
+Installed with python-debug, the plugin registers itself (entry point
+pytest11 "pydebug.pytest"); from a checkout, add -p pydebug.pytest.  Without
+--leaks it does nothing.  Under pytest-xdist (-n N) every worker runs
+under python-debug (children follow) and checks its own tests; each
+test's result travels to the controller on its report, and the controller
+prints the one summary and writes --leaks-report.
 
 Each test runs WARMUP times, then REPEAT times (default 3:3), setup and
 teardown of its function-scoped fixtures included; a test leaks when the
@@ -16,8 +23,6 @@ import json
 import warnings
 
 import pytest
-
-from .leaks import leakcheck
 
 _KEY = pytest.StashKey()
 
@@ -57,11 +62,13 @@ def pytest_configure(config):
     try:
         import _pydebug
     except ImportError:
-        raise pytest.UsageError("--leaks needs python-debug: python-debug -m pytest "
-                                "-p pydebug.pytest --leaks ...")
+        raise pytest.UsageError("--leaks needs python-debug: run python-debug -m pytest --leaks ...")
     if _pydebug.accounting()["objects"] == "unavailable":
         raise pytest.UsageError("--leaks needs -X malloc=on (the default) or -X malloc=objects")
-    config.stash[_KEY] = {"spec": _parse(spec), "results": {}}
+    # pending: this process's checks, until their report carries them;
+    # results: every test's (the controller's, under xdist), as dicts.
+    config.stash[_KEY] = state = {"spec": _parse(spec), "pending": {}, "results": {}}
+    config.pluginmanager.register(_Collector(state["results"]), "pydebug-leaks-collector")
 
 
 def _is_function_finish(f):
@@ -93,6 +100,8 @@ def pytest_runtest_protocol(item, nextitem):
     if state is None:
         return None
     from _pytest.runner import runtestprotocol
+
+    from .leaks import leakcheck
     warmup, repeat = state["spec"]
     failed = []
     wider = _wider_finalizers(item)
@@ -116,10 +125,14 @@ def pytest_runtest_protocol(item, nextitem):
     result = leakcheck(one_run, warmup=warmup, repeat=repeat, name=item.nodeid)
     if failed:
         result.error = failed[0]
-    state["results"][item.nodeid] = result
+    state["pending"][item.nodeid] = result
     # The run that counts: logged, with the leak attached to its report.
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
     runtestprotocol(item, nextitem=nextitem, log=True)
+    # No call phase (its setup failed): no report carried it.
+    result = state["pending"].pop(item.nodeid, None)
+    if result is not None:
+        state["results"][item.nodeid] = {"leaked": False, "report": "", "result": result.as_dict()}
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
 
@@ -130,25 +143,46 @@ def pytest_runtest_makereport(item, call):
     state = item.config.stash.get(_KEY, None)
     if state is None or call.when != "call":
         return
-    result = state["results"].get(item.nodeid)
+    result = state["pending"].pop(item.nodeid, None)
     rep = outcome.get_result()
-    if result is not None and result.leaked and rep.passed:
+    if result is None:
+        return
+    if result.leaked and rep.passed:
         rep.outcome = "failed"
         rep.longrepr = result.report()
+    # A plain attribute of JSON values: pytest-xdist sends it with the
+    # report from the worker to the controller.
+    rep.pydebug_leaks = {"leaked": bool(result.leaked),
+                         "report": result.report() if result.leaked else "",
+                         "result": result.as_dict()}
+
+
+class _Collector:
+    """Every test's result, from the reports: this process's own, or the
+    workers' on the xdist controller."""
+
+    def __init__(self, results):
+        self.results = results
+
+    def pytest_runtest_logreport(self, report):
+        leaks = getattr(report, "pydebug_leaks", None)
+        if isinstance(leaks, dict):
+            self.results[report.nodeid] = leaks
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     state = config.stash.get(_KEY, None)
-    if state is None:
+    if state is None or hasattr(config, "workerinput"):
         return
-    leaking = [r for r in state["results"].values() if r.leaked]
+    results = state["results"]
+    leaking = [r for r in results.values() if r["leaked"]]
     warmup, repeat = state["spec"]
     terminalreporter.section("python-debug leaks (%d:%d)" % (warmup, repeat))
     if not leaking:
-        terminalreporter.write_line("no test leaked (%d checked)" % len(state["results"]))
+        terminalreporter.write_line("no test leaked (%d checked)" % len(results))
     for r in leaking:
-        terminalreporter.write_line(r.report())
+        terminalreporter.write_line(r["report"])
     path = config.getoption("--leaks-report")
     if path:
         with open(path, "w") as f:
-            json.dump([r.as_dict() for r in state["results"].values()], f, indent=1)
+            json.dump([r["result"] for r in results.values()], f, indent=1)

@@ -1,0 +1,162 @@
+"""python-debug installed as a user installs it: the sdist built from this
+tree, installed with pip into a fresh venv of two interpreters (one of
+them 3.12 or newer), then run with the checkout out of reach (a private
+mount hides it): the demo bug, `python-debug -m pytest --leaks` on a
+suite that leaks (no -p), the same with -n 2, a child reached through a
+shell (the .pth hook), and plain python's one line for --leaks.  Hosts go
+to $XDG_CACHE_HOME."""
+import glob
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import PRESENT, ROOT, _build_ext
+
+SUITE = os.path.join(ROOT, "tests", "data", "leaky_suite")
+LEAKING = {"test_lk_new_reference", "test_lk_error_path", "test_lk_container_insert",
+           "test_lk_extra_return", "test_lk_leaked_key", "test_lk_dealloc",
+           "test_python_level_leak"}
+
+
+def _two():
+    """The oldest and the newest release interpreter series present."""
+    rel = [i for i in PRESENT if not i["abiflags"]]
+    by_series = {}
+    for i in rel:
+        by_series.setdefault(tuple(i["ver"][:2]), i)
+    series = sorted(by_series)
+    if len(series) < 2 or series[-1] < (3, 12):
+        return []
+    return [by_series[series[0]], by_series[series[-1]]]
+
+
+TWO = _two()
+pytestmark = pytest.mark.skipif(
+    len(TWO) < 2, reason="needs two release interpreters of different series, one 3.12+")
+
+
+def _namespace():
+    ns = ["unshare", "--mount", "--propagation", "private"]
+    return ns if os.getuid() == 0 else ns + ["--map-root-user"]
+
+
+def _hidden(cmd, **kw):
+    """Run cmd where the checkout cannot be read: a tmpfs mounted over it
+    in a mount namespace of its own."""
+    inner = 'mount -t tmpfs tmpfs "$0" && exec "$@"'
+    return subprocess.run(_namespace() + ["sh", "-c", inner, ROOT] + list(cmd),
+                          capture_output=True, text=True, **kw)
+
+
+@pytest.fixture(scope="module")
+def sdist(tmp_path_factory):
+    if not os.path.isdir(os.path.join(ROOT, ".git")) or shutil.which("git") is None:
+        pytest.skip("the sdist is made from the git tree (meson dist); this checkout has none")
+    if subprocess.run(_namespace() + ["true"], capture_output=True).returncode != 0:
+        pytest.skip("no mount namespace here (unshare) to put the checkout out of reach")
+    out = tmp_path_factory.mktemp("sdist")
+    builder = out / "builder"
+    subprocess.run([sys.executable, "-m", "venv", str(builder)], check=True, capture_output=True)
+    subprocess.run([str(builder / "bin" / "pip"), "install", "-q", "build"], check=True,
+                   capture_output=True)
+    p = subprocess.run([str(builder / "bin" / "python"), "-m", "build", "--sdist", "--outdir",
+                        str(out / "dist"), ROOT], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    (found,) = glob.glob(str(out / "dist" / "python_debug-*.tar.gz"))
+    return found
+
+
+@pytest.fixture(scope="module", params=TWO, ids=[i["id"] for i in TWO])
+def installed(request, sdist, tmp_path_factory):
+    """(venv, work dir with the demo, the suite and its extensions, env)."""
+    info = request.param
+    top = tmp_path_factory.mktemp("inst-" + info["id"])
+    venv = top / "venv"
+    subprocess.run([info["exe"], "-m", "venv", str(venv)], check=True, capture_output=True)
+    p = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", sdist, "pytest",
+                        "pytest-xdist"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    work = top / "work"
+    shutil.copytree(SUITE, work / "suite")
+    shutil.copy(os.path.join(ROOT, "examples", "demo.py"), work / "demo.py")
+    exts = work / "ext"
+    shutil.copytree(_build_ext(info), exts)
+    env = dict(os.environ, PYTHONPATH=str(exts), XDG_CACHE_HOME=str(top / "cache"))
+    env.pop("PYDEBUG_CACHE", None)
+    env.pop("PYDEBUG_PYTHON", None)
+    return venv, work, env
+
+
+def test_installs_the_command_and_nothing_of_the_checkout(installed):
+    venv, work, env = installed
+    front = venv / "bin" / "python-debug"
+    assert front.exists()
+    assert ROOT.encode() not in front.read_bytes()
+
+
+def test_demo_bug_from_the_installed_package(installed):
+    venv, work, env = installed
+    r = _hidden([str(venv / "bin" / "python-debug"), "demo.py"], cwd=str(work), env=env,
+                timeout=600)
+    assert "==python-debug== ERROR: buffer overrun" in r.stderr, r.stdout + r.stderr
+    alloc = r.stderr.split("allocated by", 1)[1]
+    assert "C caller:  overrun (" in alloc and 'demo.py", line 8' in alloc, r.stderr
+    # Built into the user's cache, for the venv's own interpreter.
+    assert glob.glob(os.path.join(env["XDG_CACHE_HOME"], "python-debug", "hosts", "cpython-*",
+                                  "python-debug-host"))
+
+
+def _leaks(installed, *extra):
+    venv, work, env = installed
+    report = work / ("leaks%s.json" % "-".join(extra))
+    r = _hidden([str(venv / "bin" / "python-debug"), "-m", "pytest", "-q", "-p",
+                 "no:cacheprovider", "--leaks", "--leaks-report", str(report), *extra,
+                 "suite"], cwd=str(work), env=env, timeout=900)
+    import json
+    res = json.loads(report.read_text()) if report.exists() else []
+    return r, {x["name"].split("::")[-1] for x in res if x["leaked"]}, len(res)
+
+
+def test_leaks_plugin_registers_itself(installed):
+    r, leaking, n = _leaks(installed)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert leaking == LEAKING and n == 15, r.stdout
+    assert "python-debug leaks (3:3)" in r.stdout
+
+
+def test_leaks_under_xdist_one_summary(installed):
+    r, leaking, n = _leaks(installed, "-n", "2")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert leaking == LEAKING and n == 15, r.stdout
+    assert r.stdout.count("python-debug leaks (3:3)") == 1, r.stdout
+
+
+def test_leaks_outside_python_debug_says_how(installed):
+    venv, work, env = installed
+    r = _hidden([str(venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                 "--leaks", "suite"], cwd=str(work), env=env, timeout=300)
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert "--leaks needs python-debug: run python-debug -m pytest --leaks" in r.stderr, r.stderr
+
+
+def test_plain_pytest_unaffected(installed):
+    venv, work, env = installed
+    r = _hidden([str(venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                 "suite"], cwd=str(work), env=env, timeout=300)
+    assert r.returncode == 0 and "15 passed" in r.stdout, r.stdout + r.stderr
+    assert "Warning" not in r.stdout.replace("UserWarning: a warning every run", ""), r.stdout
+
+
+def test_child_through_a_shell_follows_by_the_pth_hook(installed):
+    venv, work, env = installed
+    code = ("import subprocess, sys; subprocess.run(['sh', '-c', sys.executable + "
+            "' -c \"import sys; print(\\'under\\', \\'_pydebug\\' in sys.builtin_module_names)\"'])")
+    r = _hidden([str(venv / "bin" / "python-debug"), "-c", code], cwd=str(work), env=env,
+                timeout=300)
+    assert "under True" in r.stdout, r.stdout + r.stderr
+    r = _hidden([str(venv / "bin" / "python-debug"), "-X", "follow=off", "-c", code],
+                cwd=str(work), env=env, timeout=300)
+    assert "under False" in r.stdout, r.stdout + r.stderr
