@@ -20,7 +20,8 @@ FRONT = os.path.join(BUILD, "bin", "python-debug")
 
 QUERY = ("import sys, sysconfig, json; print(json.dumps({'exe': sys.executable, "
          "'impl': sys.implementation.name, 'ver': list(sys.version_info[:3]), "
-         "'abiflags': sys.abiflags, "
+         "'abiflags': sys.abiflags, 'libpl': sysconfig.get_config_var('LIBPL'), "
+         "'library': sysconfig.get_config_var('LIBRARY'), "
          "'nogil': bool(sysconfig.get_config_var('Py_GIL_DISABLED'))}))")
 
 # The kinds the project supports; each must be tested where present.
@@ -104,9 +105,32 @@ def interpreter_params():
     return params
 
 
+# A host linked against the interpreter's static libpython3.X.a (what an
+# interpreter built without --enable-shared gets): Debian's python3.11
+# ships one.  These modules run on it too.
+STATIC_MODULES = {"test_allocator", "test_objects"}
+
+
+def static_variants():
+    out = []
+    for info in PRESENT:
+        lib = os.path.join(info.get("libpl") or "", info.get("library") or "")
+        if info["id"].startswith("debian-") and not info["abiflags"] and lib.endswith(".a") \
+                and os.path.exists(lib):
+            out.append(dict(info, id=info["id"] + "-static", env={"PYDEBUG_LINK": "static"}))
+    return out
+
+
 def pytest_generate_tests(metafunc):
     if "py" in metafunc.fixturenames:
-        metafunc.parametrize("py", interpreter_params(), scope="session")
+        params = interpreter_params()
+        if metafunc.module.__name__.rsplit(".", 1)[-1] in STATIC_MODULES:
+            static = static_variants()
+            params += [pytest.param(i, id=i["id"]) for i in static]
+            if not static and not IN_SID:
+                params.append(pytest.param(None, id="missing-static-libpython", marks=pytest.mark.skip(
+                    reason="no Debian python3.11 with its static libpython (libpython3.11-dev)")))
+        metafunc.parametrize("py", params, scope="session")
 
 
 # Built as extensions are, with optimization (see the file's comment).
@@ -177,6 +201,7 @@ def run(py, ext_dir):
         if args:
             cmd += list(args)
         e = dict(os.environ)
+        e.update(py.get("env", {}))
         e["PYTHONPATH"] = ext_dir
         if env:
             e.update(env)

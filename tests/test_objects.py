@@ -245,7 +245,8 @@ def test_showrefcount_interactive(py):
     import pty
     pid, fd = pty.fork()
     if pid == 0:
-        os.execv(FRONT, [FRONT, "--python", py["exe"], "-X", "showrefcount", "-q"])
+        os.execve(FRONT, [FRONT, "--python", py["exe"], "-X", "showrefcount", "-q"],
+                  dict(os.environ, **py.get("env", {})))
     out = b""
     os.write(fd, b"x = [1, 2]\n")
     os.write(fd, b"exit()\n")

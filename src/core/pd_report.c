@@ -94,8 +94,31 @@ static void ap_json_str(char *buf, size_t len, size_t *pos, const char *s)
 static int is_our_frame(void *pc)
 {
     Dl_info info;
-    return dladdr(pc, &info) != 0 && info.dli_fname != NULL &&
-           strcmp(info.dli_fname, program_invocation_name) == 0;
+    if (dladdr(pc, &info) == 0 || info.dli_fname == NULL ||
+        strcmp(info.dli_fname, program_invocation_name) != 0)
+        return 0;
+    /* A host linked against a static libpython has the interpreter in the
+     * executable too: there, ours are the frames of our own sources
+     * (pd_*.c, host.c), by their debug information. */
+    static int static_host = -1;
+    if (static_host < 0) {
+        void *py = dlsym(RTLD_DEFAULT, "Py_Initialize");
+        Dl_info pi;
+        static_host = py != NULL && dladdr(py, &pi) != 0 && pi.dli_fname != NULL &&
+                      strcmp(pi.dli_fname, program_invocation_name) == 0;
+    }
+    if (!static_host)
+        return 1;
+    char sym[480];
+    pd_symbolize(pc, sym, sizeof sym);
+    const char *file = strstr(sym, " (");
+    const char *colon = file ? strchr(file, ':') : NULL;
+    if (colon == NULL)
+        return 0;
+    const char *base = colon;
+    while (base > file + 2 && base[-1] != '/')
+        base--;
+    return !strncmp(base, "pd_", 3) || !strncmp(base, "host.c:", 7);
 }
 
 void pd_report_write_text(const char *text, size_t len) { pd_sys_write(2, text, len); }
