@@ -220,3 +220,35 @@ def known_gap(request, py, series, reason):
     if "%d.%d" % tuple(py["ver"][:2]) in series:
         request.node.add_marker(pytest.mark.xfail(
             reason="known gap on %s: %s" % ("/".join(series), reason), strict=True))
+
+
+def two_interpreters():
+    """The oldest and the newest release interpreter series present, when
+    the newest is 3.12 or later (what an install test covers)."""
+    by_series = {}
+    for i in PRESENT:
+        if not i["abiflags"]:
+            by_series.setdefault(tuple(i["ver"][:2]), i)
+    series = sorted(by_series)
+    if len(series) < 2 or series[-1] < (3, 12):
+        return []
+    return [by_series[series[0]], by_series[series[-1]]]
+
+
+@pytest.fixture(scope="session")
+def sdist(tmp_path_factory):
+    """python-debug's sdist, built from this tree's git tree as a release
+    is (python -m build in a venv of its own; meson-python from PyPI)."""
+    import shutil
+    if not os.path.isdir(os.path.join(ROOT, ".git")) or shutil.which("git") is None:
+        pytest.skip("the sdist is made from the git tree (meson dist); this checkout has none")
+    out = tmp_path_factory.mktemp("sdist")
+    builder = out / "builder"
+    subprocess.run([sys.executable, "-m", "venv", str(builder)], check=True, capture_output=True)
+    subprocess.run([str(builder / "bin" / "pip"), "install", "-q", "build"], check=True,
+                   capture_output=True)
+    p = subprocess.run([str(builder / "bin" / "python"), "-m", "build", "--sdist", "--outdir",
+                        str(out / "dist"), ROOT], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    (found,) = glob.glob(str(out / "dist" / "python_debug-*.tar.gz"))
+    return found
