@@ -124,3 +124,89 @@ def test_venv_interpreter_keeps_its_prefix(py, tmp_path):
         assert r.returncode == 0, r.stderr
         assert r.stdout == subprocess.run([vpy, "-c", code], capture_output=True,
                                           text=True).stdout
+
+
+# The host cache (src/launcher/front.c) -------------------------------------
+
+def _front(py, env, *args):
+    return subprocess.run([FRONT, "--python", py["exe"], *args], capture_output=True,
+                          text=True, env=env, timeout=600)
+
+
+def test_hosts_go_to_the_xdg_cache_and_are_reused(py, tmp_path):
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "xdg"))
+    env.pop("PYDEBUG_CACHE", None)
+    first = _front(py, env, "-c", "print('ok')")
+    assert first.returncode == 0 and first.stdout == "ok\n", first.stderr
+    assert "building the host" in first.stderr
+    hosts = glob.glob(str(tmp_path / "xdg" / "python-debug" / "hosts" / "cpython-*" /
+                          "python-debug-host"))
+    assert len(hosts) == 1, hosts
+    again = _front(py, env, "-c", "print('ok')")
+    assert again.returncode == 0 and again.stderr == "", again.stderr
+
+
+def test_venvs_of_one_interpreter_share_its_host(py, tmp_path):
+    env = dict(os.environ, PYDEBUG_CACHE=str(tmp_path / "cache"))
+    assert _front(py, env, "-c", "pass").returncode == 0
+    venv = tmp_path / "venv"
+    if subprocess.run([py["exe"], "-m", "venv", "--without-pip", str(venv)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("%s cannot create a venv here" % py["exe"])
+    r = subprocess.run([FRONT, "--python", str(venv / "bin" / "python"), "-c",
+                        "import sys; print(sys.prefix)"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and r.stdout.strip() == str(venv), r.stderr
+    assert "building the host" not in r.stderr
+
+
+def test_concurrent_first_runs_build_once(py, tmp_path):
+    env = dict(os.environ, PYDEBUG_CACHE=str(tmp_path / "cache"))
+    procs = [subprocess.Popen([FRONT, "--python", py["exe"], "-c", "print('ok')"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for _ in range(3)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    assert [o for o, _ in outs] == ["ok\n"] * 3
+    assert sum(e.count("building the host") for _, e in outs) == 1, outs
+
+
+def test_rebuilt_when_the_interpreter_changes(py, tmp_path):
+    """A copy of the interpreter's binary whose file changes (an upgrade in
+    place) gets a new host; the same file does not."""
+    real = os.path.realpath(py["exe"])
+    prefix = os.path.dirname(os.path.dirname(real))
+    copy = tmp_path / "interp"
+    (copy / "bin").mkdir(parents=True)
+    for d in ("lib", "include"):
+        if os.path.isdir(os.path.join(prefix, d)):
+            os.symlink(os.path.join(prefix, d), copy / d)
+    exe = copy / "bin" / os.path.basename(real)
+    shutil_copy = __import__("shutil").copy2
+    shutil_copy(real, exe)
+    if subprocess.run([str(exe), "-c", "pass"], capture_output=True).returncode != 0:
+        pytest.skip("a copy of %s does not run from elsewhere" % real)
+    env = dict(os.environ, PYDEBUG_CACHE=str(tmp_path / "cache"))
+    run = lambda: subprocess.run([FRONT, "--python", str(exe), "-c", "pass"],
+                                 capture_output=True, text=True, env=env, timeout=600)
+    assert "building the host" in run().stderr
+    assert "building the host" not in run().stderr
+    os.utime(exe, (1, 1))
+    r = run()
+    assert r.returncode == 0 and "building the host" in r.stderr, r.stderr
+
+
+def test_missing_compiler_is_one_line(py, tmp_path):
+    env = dict(os.environ, PYDEBUG_CACHE=str(tmp_path / "cache"), CC="/nonexistent/cc")
+    r = _front(py, env, "-c", "pass")
+    assert r.returncode == 2, r
+    lines = [l for l in r.stderr.splitlines() if "building the host" not in l]
+    assert len(lines) == 1 and "no C compiler (/nonexistent/cc)" in lines[0], r.stderr
+    assert "install" in lines[0]
+
+
+def test_bad_link_choice_is_one_line(py, tmp_path):
+    env = dict(os.environ, PYDEBUG_CACHE=str(tmp_path / "cache"), PYDEBUG_LINK="dynamic")
+    r = _front(py, env, "-c", "pass")
+    assert r.returncode == 2
+    assert "PYDEBUG_LINK=dynamic: expected auto, shared or static" in r.stderr, r.stderr
+

@@ -430,8 +430,8 @@ int main(int argc, char **argv)
         die("unsupported interpreter %s (%s): newer than CPython 3.15, the newest python-debug "
             "supports", found, q[Q_VER]);
 
-    /* One host per interpreter binary (and libpython choice), rebuilt
-     * when its key changes. */
+    /* One host per interpreter binary (and libpython choice), shared by
+     * the venvs made from it, rebuilt when its key changes. */
     const char *link = getenv("PYDEBUG_LINK");
     char dir[PATH_MAX], host[PATH_MAX + 32], keyfile[PATH_MAX + 32], lockfile[PATH_MAX + 32];
     char key[PATH_MAX * 2], srcstamp[256], real[PATH_MAX];
@@ -440,7 +440,7 @@ int main(int argc, char **argv)
         die("cannot read the interpreter's binary %s: %s", q[Q_EXE], strerror(errno));
     source_stamp(srcstamp, sizeof srcstamp);
     if (snprintf(dir, sizeof dir, "%s/cpython-%.20s%.8s-%016llx%s%.16s", hosts_dir, q[Q_VER],
-                 q[Q_ABI], (unsigned long long)fnv(q[Q_EXE]), link && *link ? "-" : "",
+                 q[Q_ABI], (unsigned long long)fnv(real), link && *link ? "-" : "",
                  link ? link : "") >= (int)sizeof dir ||
         snprintf(host, sizeof host, "%s/python-debug-host", dir) >= (int)sizeof host ||
         snprintf(keyfile, sizeof keyfile, "%s/key", dir) >= (int)sizeof keyfile ||
