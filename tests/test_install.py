@@ -1,7 +1,7 @@
 """python-debug installed as a user installs it: the sdist built from this
 tree, installed with pip into a fresh venv of two interpreters (one of
 them 3.12 or newer), then run with the checkout out of reach (a private
-mount hides it): the demo bug, `python-debug -m pytest --leaks` on a
+mount hides it) from a read-only install: the demo bug, `python-debug -m pytest --leaks` on a
 suite that leaks (no -p), the same with -n 2, a child reached through a
 shell (the .pth hook), and plain python's one line for --leaks.  Hosts go
 to $XDG_CACHE_HOME."""
@@ -32,10 +32,13 @@ def _namespace():
 
 
 def _hidden(cmd, **kw):
-    """Run cmd where the checkout cannot be read: a tmpfs mounted over it
-    in a mount namespace of its own."""
-    inner = 'mount -t tmpfs tmpfs "$0" && exec "$@"'
-    return subprocess.run(_namespace() + ["sh", "-c", inner, ROOT] + list(cmd),
+    """Run cmd where the checkout cannot be read (a tmpfs mounted over it
+    in a mount namespace of its own) and the install cannot be written
+    (the venv, named by its python-debug, bound read-only)."""
+    venv = os.path.dirname(os.path.dirname(cmd[0]))
+    inner = ('mount -t tmpfs tmpfs "$0" && mount --bind "$1" "$1" && '
+             'mount -o remount,bind,ro "$1" "$1" && shift && exec "$@"')
+    return subprocess.run(_namespace() + ["sh", "-c", inner, ROOT, venv] + list(cmd),
                           capture_output=True, text=True, **kw)
 
 
@@ -136,3 +139,17 @@ def test_child_through_a_shell_follows_by_the_pth_hook(installed):
     r = _hidden([str(venv / "bin" / "python-debug"), "-X", "follow=off", "-c", code],
                 cwd=str(work), env=env, timeout=300)
     assert "under False" in r.stdout, r.stdout + r.stderr
+
+
+def test_read_only_install_and_another_interpreter(installed):
+    """pipx style: the install's python-debug runs an interpreter that does
+    not have python-debug installed, named by --python; its pydebug package
+    comes from the install."""
+    venv, work, env = installed
+    mine = os.path.realpath(venv / "bin" / "python")
+    other = [i for i in TWO if os.path.realpath(i["exe"]) != mine][0]
+    code = "import sys, pydebug, _pydebug; print(sys.version_info[:2], pydebug.__file__)"
+    r = _hidden([str(venv / "bin" / "python-debug"), "--python", other["exe"], "-c", code],
+                cwd=str(work), env=env, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert str(tuple(other["ver"][:2])) in r.stdout and str(venv) in r.stdout, r.stdout
