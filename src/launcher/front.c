@@ -293,8 +293,7 @@ static void stamp_dir(const char *dir, uint64_t *h)
         char path[PATH_MAX + 256], line[PATH_MAX + 320];
         struct stat st;
         size_t len = strlen(e->d_name);
-        if (len < 3 || strcmp(e->d_name + len - 2, ".c") * strcmp(e->d_name + len - 2, ".h") *
-                           strcmp(e->d_name + len - 3, ".py") != 0)
+        if (len < 3 || (strcmp(e->d_name + len - 2, ".c") && strcmp(e->d_name + len - 2, ".h")))
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         if (stat(path, &st) != 0)
@@ -308,7 +307,7 @@ static void stamp_dir(const char *dir, uint64_t *h)
 
 static void source_stamp(char *out, size_t len)
 {
-    char path[PATH_MAX + 32];
+    char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/STAMP", src_dir);
     FILE *f = fopen(path, "r");
     if (f != NULL) {
@@ -325,8 +324,15 @@ static void source_stamp(char *out, size_t len)
         snprintf(path, sizeof path, "%s/%s", src_dir, dirs[i]);
         stamp_dir(path, &h);
     }
-    snprintf(path, sizeof path, "%s/pydebug", py_dir);
-    stamp_dir(path, &h);
+    /* Of the Python files, only the build script makes the host. */
+    char line[PATH_MAX + 96];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/pydebug/_hostbuild.py", py_dir);
+    if (stat(path, &st) == 0) {
+        snprintf(line, sizeof line, "%s %lld %lld.%09ld", path, (long long)st.st_size,
+                 (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+        h += fnv(line);
+    }
     snprintf(out, len, "checkout-%016llx", (unsigned long long)h);
 }
 
