@@ -153,3 +153,27 @@ def test_read_only_install_and_another_interpreter(installed):
                 cwd=str(work), env=env, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     assert str(tuple(other["ver"][:2])) in r.stdout and str(venv) in r.stdout, r.stdout
+
+
+def test_user_site_install(sdist, tmp_path):
+    """pip install --user: the command in the user base's bin, the package
+    in its site-packages, the interpreter on PATH."""
+    info = TWO[-1]
+    base = tmp_path / "userbase"
+    env = dict(os.environ, PYTHONUSERBASE=str(base), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    for var in ("PYDEBUG_CACHE", "PYDEBUG_PYTHON", "PYTHONPATH", "VIRTUAL_ENV", "PIP_USER"):
+        env.pop(var, None)
+    p = subprocess.run([info["exe"], "-m", "pip", "install", "-q", "--user",
+                        "--break-system-packages", sdist], capture_output=True, text=True, env=env)
+    if p.returncode != 0 and "--break-system-packages" in p.stderr:
+        p = subprocess.run([info["exe"], "-m", "pip", "install", "-q", "--user", sdist],
+                           capture_output=True, text=True, env=env)
+    if p.returncode != 0 and "user site-packages are not visible" in p.stderr:
+        pytest.skip("%s has no user site" % info["exe"])
+    assert p.returncode == 0, p.stdout + p.stderr
+    front = base / "bin" / "python-debug"
+    code = "import sys, pydebug, _pydebug; print(sys.version_info[:2], pydebug.__file__)"
+    r = _hidden([str(front), "--python", info["exe"], "-c", code], env=env, cwd=str(tmp_path),
+                timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert str(tuple(info["ver"][:2])) in r.stdout and str(base) in r.stdout, r.stdout

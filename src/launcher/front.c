@@ -400,6 +400,17 @@ int main(int argc, char **argv)
         python = argv[1] + 9;
         first = 2;
     }
+    /* A child that follows (src/py/pd_follow.h): N words of ours come
+     * before its own arguments, and ARGV0 is its own argv[0]. */
+    if (first + 2 < argc && !strcmp(argv[first], "--child")) {
+        char *end;
+        long n = strtol(argv[first + 1], &end, 10);
+        if (*end || n < 0 || n > argc - first - 3)
+            die("--child needs a word count and an argv[0]%s%s", "", "");
+        setenv("PYDEBUG_CHILD_ADDED", argv[first + 1], 1);
+        setenv("PYDEBUG_CHILD_ARGV0", argv[first + 2], 1);
+        first += 3;
+    }
     find_sources();
     find_cache();
 

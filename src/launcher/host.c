@@ -146,6 +146,25 @@ int main(int argc, char **argv)
     char *exe = take_env("PYDEBUG_EXECUTABLE");
     char *pydir = take_env("PYDEBUG_PYDIR");
     char *launcher = take_env("PYDEBUG_LAUNCHER");
+    char *child_argv0 = take_env("PYDEBUG_CHILD_ARGV0");
+    char *child_added = take_env("PYDEBUG_CHILD_ADDED");
+    /* A child that follows: sys.orig_argv is its command line as it was
+     * given, without the options we passed on. */
+    int added = child_added ? atoi(child_added) : 0;
+    if (child_argv0 != NULL && added >= 0 && 1 + added <= argc) {
+        wchar_t *w = Py_DecodeLocale(child_argv0, NULL);
+        st = w ? PyWideStringList_Append(&config.orig_argv, w) : PyStatus_NoMemory();
+        PyMem_RawFree(w);
+        for (int i = 1 + added; i < argc && !PyStatus_Exception(st); i++) {
+            w = Py_DecodeLocale(argv[i], NULL);
+            st = w ? PyWideStringList_Append(&config.orig_argv, w) : PyStatus_NoMemory();
+            PyMem_RawFree(w);
+        }
+        if (PyStatus_Exception(st))
+            Py_ExitStatusException(st);
+    }
+    free(child_argv0);
+    free(child_added);
     if (exe != NULL && *exe) {
         set_string(&config, &config.executable, exe);
         set_string(&config, &config.program_name, exe);

@@ -129,6 +129,38 @@ static int set_sys(PyObject *module, const char *name, const char *attr, int rep
     return rc;
 }
 
+/* sys._debugmallocstats(): with our allocator pymalloc holds nothing and
+ * prints nothing, so the statistics are our heap's, in pymalloc's shape
+ * (pd_hooks_print_stats), then the interpreter's own function for the
+ * rest (the free lists).  test_sys checks for pymalloc's header. */
+static PyObject *sys_debugmallocstats;
+
+static PyObject *debugmallocstats(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    pd_hooks_print_stats();
+    fputc('\n', stderr);
+    return PyObject_CallNoArgs(sys_debugmallocstats);
+}
+
+static PyMethodDef debugmallocstats_def = {
+    "_debugmallocstats", debugmallocstats, METH_NOARGS,
+    "Print the python-debug heap's statistics (in pymalloc's shape), then the "
+    "interpreter's own (free lists) to stderr."};
+
+static int replace_debugmallocstats(void)
+{
+    sys_debugmallocstats = PySys_GetObject("_debugmallocstats");
+    if (sys_debugmallocstats == NULL)
+        return 0;
+    Py_INCREF(sys_debugmallocstats);
+    PyObject *f = PyCFunction_New(&debugmallocstats_def, NULL);
+    int rc = f ? PySys_SetObject("_debugmallocstats", f) : -1;
+    Py_XDECREF(f);
+    return rc;
+}
+
 static int install_sys_compat(PyObject *module)
 {
     if (set_sys(module, "gettotalrefcount", "gettotalrefcount", 0) < 0 ||
@@ -161,7 +193,8 @@ int pd_compat_start(PyObject *module)
     /* With our allocator pymalloc holds no block, and sys.getallocatedblocks()
      * would answer 0 where python answers thousands (test_sys checks it):
      * count ours instead, always; regrtest -R sees block leaks by it too. */
-    if (pd_hooks_installed() && set_sys(module, "getallocatedblocks", "_allocatedblocks", 1) < 0)
+    if (pd_hooks_installed() && (set_sys(module, "getallocatedblocks", "_allocatedblocks", 1) < 0 ||
+                                 replace_debugmallocstats() < 0))
         return -1;
     /* CALL_PROFILE's and WITH_TSC's sys functions need no object accounting. */
     if (cfg->sys_compat && (set_sys(module, "callstats", "callstats", 0) < 0 ||

@@ -25,9 +25,11 @@ static int armed;
 static dev_t interp_dev;
 static ino_t interp_ino;
 static char launcher_path[PATH_MAX];
-/* "-X", value pairs, ready to splice into an argument vector. */
+/* "-X", value pairs, ready to splice into an argument vector, and how
+ * many words they are (for the front end's --child). */
 static char *xargs[2 * MAX_XOPTS];
 static int nxargs;
+static char nxargs_str[16];
 /* Values that needed rewriting (a relative report file made absolute). */
 static char owned[MAX_XOPTS][PATH_MAX + 16];
 
@@ -56,14 +58,21 @@ static int count(char *const argv[])
     return n;
 }
 
-/* out: launcher --python PATH -X opt ... argv[1:] NULL; out has room for
- * count(argv) + 3 + nxargs + 1 entries. */
+/* out: launcher --python PATH --child N ARGV0 -X opt ... argv[1:] NULL
+ * (the child's own argv[0] and the count of words we added: its
+ * sys.orig_argv stays what it would be under python); out has room for
+ * count(argv) + 6 + nxargs + 1 entries. */
+#define EXTRA_WORDS 7
+
 static void rewrite(char **out, const char *path, char *const argv[])
 {
     int k = 0;
     out[k++] = launcher_path;
     out[k++] = (char *)"--python";
     out[k++] = (char *)path;
+    out[k++] = (char *)"--child";
+    out[k++] = nxargs_str;
+    out[k++] = argv != NULL && argv[0] != NULL ? argv[0] : (char *)path;
     for (int i = 0; i < nxargs; i++)
         out[k++] = xargs[i];
     for (int i = 1, n = count(argv); i < n; i++)
@@ -74,7 +83,7 @@ static void rewrite(char **out, const char *path, char *const argv[])
 int execve(const char *path, char *const argv[], char *const envp[])
 {
     if (is_interp(path)) {
-        char *nargv[count(argv) + 4 + nxargs];
+        char *nargv[count(argv) + EXTRA_WORDS + nxargs];
         rewrite(nargv, path, argv);
         return (int)sys_execve(launcher_path, nargv, envp);
     }
@@ -92,7 +101,7 @@ static int spawn(spawn_fn real, pid_t *pid, const char *path, const posix_spawn_
     if (real == NULL)
         return 38; /* ENOSYS: dlsym found no posix_spawn, which glibc always has */
     if (is_interp(path)) {
-        char *nargv[count(argv) + 4 + nxargs];
+        char *nargv[count(argv) + EXTRA_WORDS + nxargs];
         rewrite(nargv, path, argv);
         return real(pid, launcher_path, fa, attr, nargv, envp);
     }
@@ -148,6 +157,7 @@ int pd_follow_start(int on, const char *launcher, const char *exe,
         xargs[nxargs++] = (char *)o;
         len += strlen(o) + 1;
     }
+    snprintf(nxargs_str, sizeof nxargs_str, "%d", nxargs);
     char *env = malloc(len + 1);
     if (env == NULL)
         return -1;

@@ -20,7 +20,10 @@ def _reexec():
     launcher, *opts = spec.split("\n")
     if not os.access(launcher, os.X_OK) or not sys.executable:
         return
-    argv = [launcher, "--python", sys.executable]
+    # --child: the words added and this process's own argv[0], so that
+    # sys.orig_argv under python-debug is what it is here.
+    argv = [launcher, "--python", sys.executable, "--child", str(2 * len(opts)),
+            sys.orig_argv[0] if sys.orig_argv else sys.executable]
     for opt in opts:
         argv += ["-X", opt]
     argv += sys.orig_argv[1:]
