@@ -17,12 +17,6 @@ MODULES = ["test_list", "test_dict", "test_set", "test_json", "test_re",
 # 3.12.1 (interrupt_main lands in a deep recursion under except*): on
 # 2026-11-23 it held a CI run's plain-python baseline for 37 minutes.
 HANGS = ["test_print_exception_gh_102056"]
-# Left out of both runs, a known difference: 3.14's sys.remote_exec aimed
-# at the very process running it ("Can't find a running interpreter in the
-# remote process" under python-debug; remote_exec into a child works and
-# its other tests pass).  Our embedding host is not found as the process
-# that holds the runtime; not solved yet.
-KNOWN = ["test_remote_exec_with_self_process"]
 # Modules that ask the interpreter about itself (sys, the collector, weak
 # references): an answer our allocator changed would show here
 # (sys.getallocatedblocks() did, on every interpreter).
@@ -44,7 +38,7 @@ def _test_dir_or_skip(py):
 
 def _same_as_python(py, tmp_path, mods, *xopts):
     def regrtest(*front):
-        ignore = [a for name in HANGS + KNOWN for a in ("--ignore", name)]
+        ignore = [a for name in HANGS for a in ("--ignore", name)]
         r = subprocess.run([*front, "-m", "test", "-v", *ignore, *mods], capture_output=True,
                            text=True, timeout=3600, cwd=tmp_path)
         failed = sorted(l.split(" ... ")[0] for l in r.stdout.splitlines()

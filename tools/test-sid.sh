@@ -15,7 +15,7 @@ if ! sh tools/sid-root.sh make >/dev/null; then
     exit 1
 fi
 set +e
-sh tools/sid-root.sh run sh -c 'make -s all && sh tools/test-core.sh && exec python3 -m pytest -ra -p no:cacheprovider tests "$@"' sh "$@"
+sh tools/sid-root.sh run sh -c 'make -s all && sh tools/test-core.sh && exec python3 -m pytest -ra --durations=15 -p no:cacheprovider tests "$@"' sh "$@"
 rc=$?
 [ $rc -eq 5 ] && { echo "test-sid: pytest collected no tests" >&2; exit 1; }
 exit $rc

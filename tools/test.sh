@@ -14,7 +14,7 @@ mkdir -p build
 sid_log=build/test-sid.log
 sh tools/test-sid.sh "$@" >"$sid_log" 2>&1 &
 sid=$!
-build/venv/bin/python -m pytest -ra tests "$@"
+build/venv/bin/python -m pytest -ra --durations=15 tests "$@"
 rc=$?
 [ $rc -eq 5 ] && { echo "test: pytest collected no tests" >&2; rc=1; }
 wait $sid

@@ -93,7 +93,13 @@ def main(src, out):
     # The core's thread-locals are read on every allocation: in an
     # executable they take the model that needs no call.
     units = [(f, ["-ftls-model=initial-exec"]) for f in sorted(glob.glob(os.path.join(src, "core", "*.c")))]
-    units += [(f, ["-fno-optimize-sibling-calls", "-I" + include])
+    # -fPIC for the code that reads the interpreter's data (_PyRuntime and
+    # the like): position-independent-executable code would take a copy
+    # of each such variable into the host (a copy relocation), and
+    # libpython itself would then use the copy, leaving its own .PyRuntime
+    # section unused - where sys.remote_exec, py-spy and other debuggers
+    # look for the runtime.
+    units += [(f, ["-fPIC", "-fno-optimize-sibling-calls", "-I" + include])
               for f in sorted(glob.glob(os.path.join(src, "py", "*.c")) +
                               glob.glob(os.path.join(src, "py", "interp", "*.c")) +
                               [os.path.join(src, "launcher", "host.c")])]
