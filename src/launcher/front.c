@@ -456,8 +456,14 @@ int main(int argc, char **argv)
     if (realpath(q[Q_EXE], real) == NULL || stat(real, &st) != 0)
         die("cannot read the interpreter's binary %s: %s", q[Q_EXE], strerror(errno));
     source_stamp(srcstamp, sizeof srcstamp);
+    /* Installed packages share a host per interpreter (their STAMP says
+     * what they hold); each checkout has its own, so that two of them do
+     * not rebuild one host in turn. */
+    char ident[PATH_MAX * 2 + 2];
+    snprintf(ident, sizeof ident, "%s\n%s", real,
+             strncmp(srcstamp, "checkout-", 9) ? "" : src_dir);
     if (snprintf(dir, sizeof dir, "%s/cpython-%.20s%.8s-%016llx%s%.16s", hosts_dir, q[Q_VER],
-                 q[Q_ABI], (unsigned long long)fnv(real), link && *link ? "-" : "",
+                 q[Q_ABI], (unsigned long long)fnv(ident), link && *link ? "-" : "",
                  link ? link : "") >= (int)sizeof dir ||
         snprintf(host, sizeof host, "%s/python-debug-host", dir) >= (int)sizeof host ||
         snprintf(keyfile, sizeof keyfile, "%s/key", dir) >= (int)sizeof keyfile ||

@@ -24,8 +24,6 @@ import warnings
 
 import pytest
 
-_KEY = pytest.StashKey()
-
 
 def pytest_addoption(parser):
     group = parser.getgroup("pydebug", "python-debug leak hunter")
@@ -65,10 +63,9 @@ def pytest_configure(config):
         raise pytest.UsageError("--leaks needs python-debug: run python-debug -m pytest --leaks ...")
     if _pydebug.accounting()["objects"] == "unavailable":
         raise pytest.UsageError("--leaks needs -X malloc=on (the default) or -X malloc=objects")
-    # pending: this process's checks, until their report carries them;
-    # results: every test's (the controller's, under xdist), as dicts.
-    config.stash[_KEY] = state = {"spec": _parse(spec), "pending": {}, "results": {}}
-    config.pluginmanager.register(_Collector(state["results"]), "pydebug-leaks-collector")
+    # The hooks that do the work exist only with --leaks: without it the
+    # plugin is these four functions, and adds nothing to a test's run.
+    config.pluginmanager.register(_LeakHunter(config, _parse(spec)), "pydebug-leak-hunter")
 
 
 def _is_function_finish(f):
@@ -94,95 +91,93 @@ def _wider_finalizers(item):
     return out
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_protocol(item, nextitem):
-    state = item.config.stash.get(_KEY, None)
-    if state is None:
-        return None
-    from _pytest.runner import runtestprotocol
+class _LeakHunter:
+    """--leaks: each test checked in the process that runs it; every
+    test's result collected from the reports (this process's own, or the
+    workers' on the xdist controller) and summed up once."""
 
-    from .leaks import leakcheck
-    warmup, repeat = state["spec"]
-    failed = []
-    wider = _wider_finalizers(item)
+    def __init__(self, config, spec):
+        self.config = config
+        self.spec = spec
+        self.pending = {}   # nodeid -> LeakResult, until its report carries it
+        self.results = {}   # nodeid -> the result as on the report (dicts)
 
-    def one_run():
-        # nextitem=the parent: tear down what this test set up for itself
-        # (function-scoped fixtures, finalizers a plugin added, such as the
-        # nose plugin's), keep the module and class around it.  With
-        # nextitem=item its finalizers would pile up, one more each run.
-        # The warnings each run emits go to a list of its own, dropped
-        # after it: pytest's own capture would keep every run's, a growth
-        # of the harness, not of the code under test.
-        with warnings.catch_warnings(record=True):
-            for rep in runtestprotocol(item, nextitem=item.parent, log=False):
-                if rep.failed:
-                    failed.append(rep)
-        # What the run left on wider fixtures for fixtures already finished.
-        for fins, before in wider:
-            fins[:] = [f for f in fins if id(f) in before or not _is_function_finish(f)]
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        from _pytest.runner import runtestprotocol
 
-    result = leakcheck(one_run, warmup=warmup, repeat=repeat, name=item.nodeid)
-    if failed:
-        result.error = failed[0]
-    state["pending"][item.nodeid] = result
-    # The run that counts: logged, with the leak attached to its report.
-    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-    runtestprotocol(item, nextitem=nextitem, log=True)
-    # No call phase (its setup failed): no report carried it.
-    result = state["pending"].pop(item.nodeid, None)
-    if result is not None:
-        state["results"][item.nodeid] = {"leaked": False, "report": "", "result": result.as_dict()}
-    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
-    return True
+        from .leaks import leakcheck
+        warmup, repeat = self.spec
+        failed = []
+        wider = _wider_finalizers(item)
 
+        def one_run():
+            # nextitem=the parent: tear down what this test set up for
+            # itself (function-scoped fixtures, finalizers a plugin added,
+            # such as the nose plugin's), keep the module and class around
+            # it.  With nextitem=item its finalizers would pile up, one
+            # more each run.  The warnings each run emits go to a list of
+            # its own, dropped after it: pytest's own capture would keep
+            # every run's, a growth of the harness, not of the code under
+            # test.
+            with warnings.catch_warnings(record=True):
+                for rep in runtestprotocol(item, nextitem=item.parent, log=False):
+                    if rep.failed:
+                        failed.append(rep)
+            # What the run left on wider fixtures for fixtures already finished.
+            for fins, before in wider:
+                fins[:] = [f for f in fins if id(f) in before or not _is_function_finish(f)]
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    state = item.config.stash.get(_KEY, None)
-    if state is None or call.when != "call":
-        return
-    result = state["pending"].pop(item.nodeid, None)
-    rep = outcome.get_result()
-    if result is None:
-        return
-    if result.leaked and rep.passed:
-        rep.outcome = "failed"
-        rep.longrepr = result.report()
-    # A plain attribute of JSON values: pytest-xdist sends it with the
-    # report from the worker to the controller.
-    rep.pydebug_leaks = {"leaked": bool(result.leaked),
-                         "report": result.report() if result.leaked else "",
-                         "result": result.as_dict()}
+        result = leakcheck(one_run, warmup=warmup, repeat=repeat, name=item.nodeid)
+        if failed:
+            result.error = failed[0]
+        self.pending[item.nodeid] = result
+        # The run that counts: logged, with the leak attached to its report.
+        item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        runtestprotocol(item, nextitem=nextitem, log=True)
+        # No call phase (its setup failed): no report carried it.
+        result = self.pending.pop(item.nodeid, None)
+        if result is not None:
+            self.results[item.nodeid] = _as_report(result)
+        item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        return True
 
-
-class _Collector:
-    """Every test's result, from the reports: this process's own, or the
-    workers' on the xdist controller."""
-
-    def __init__(self, results):
-        self.results = results
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        if call.when != "call":
+            return
+        result = self.pending.pop(item.nodeid, None)
+        if result is None:
+            return
+        rep = outcome.get_result()
+        if result.leaked and rep.passed:
+            rep.outcome = "failed"
+            rep.longrepr = result.report()
+        # A plain attribute of JSON values: pytest-xdist sends it with the
+        # report from the worker to the controller.
+        rep.pydebug_leaks = _as_report(result)
 
     def pytest_runtest_logreport(self, report):
         leaks = getattr(report, "pydebug_leaks", None)
         if isinstance(leaks, dict):
             self.results[report.nodeid] = leaks
 
+    def pytest_terminal_summary(self, terminalreporter):
+        if hasattr(self.config, "workerinput"):  # an xdist worker: the controller sums up
+            return
+        leaking = [r for r in self.results.values() if r["leaked"]]
+        terminalreporter.section("python-debug leaks (%d:%d)" % self.spec)
+        if not leaking:
+            terminalreporter.write_line("no test leaked (%d checked)" % len(self.results))
+        for r in leaking:
+            terminalreporter.write_line(r["report"])
+        path = self.config.getoption("--leaks-report")
+        if path:
+            with open(path, "w") as f:
+                json.dump([r["result"] for r in self.results.values()], f, indent=1)
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    state = config.stash.get(_KEY, None)
-    if state is None or hasattr(config, "workerinput"):
-        return
-    results = state["results"]
-    leaking = [r for r in results.values() if r["leaked"]]
-    warmup, repeat = state["spec"]
-    terminalreporter.section("python-debug leaks (%d:%d)" % (warmup, repeat))
-    if not leaking:
-        terminalreporter.write_line("no test leaked (%d checked)" % len(results))
-    for r in leaking:
-        terminalreporter.write_line(r["report"])
-    path = config.getoption("--leaks-report")
-    if path:
-        with open(path, "w") as f:
-            json.dump([r["result"] for r in results.values()], f, indent=1)
+
+def _as_report(result):
+    return {"leaked": bool(result.leaked), "report": result.report() if result.leaked else "",
+            "result": result.as_dict()}
