@@ -47,7 +47,11 @@ def _same_as_python(py, tmp_path, mods, *xopts):
         return r, failed, total
 
     base, base_failed, base_total = regrtest(py["exe"])
-    r, failed, total = regrtest(FRONT, "--python", py["exe"], *xopts)
+    # The modules' own children (script_helper's) follow on release builds;
+    # on --with-pydebug ones, the slowest here, they run as under python
+    # (test_follow.py covers following there).
+    follow = ("-X", "follow=off") if py["abiflags"] else ()
+    r, failed, total = regrtest(FRONT, "--python", py["exe"], *follow, *xopts)
     assert "==python-debug==" not in r.stderr + r.stdout, r.stderr[-5000:]
     assert failed == base_failed, (failed, base_failed)
     assert total == base_total and r.returncode == base.returncode, (total, base_total)

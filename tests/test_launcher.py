@@ -210,3 +210,22 @@ def test_bad_link_choice_is_one_line(py, tmp_path):
     assert r.returncode == 2
     assert "PYDEBUG_LINK=dynamic: expected auto, shared or static" in r.stderr, r.stderr
 
+
+
+def test_missing_headers_is_one_line(py, tmp_path):
+    """An interpreter whose include folder has no Python.h (no -dev
+    package): _hostbuild.py says which package, in one line, exit 3 (the
+    front end's 2)."""
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "src", "python", "pydebug", "_hostbuild.py")
+    code = ("import runpy, sys, sysconfig\n"
+            "real = sysconfig.get_paths\n"
+            "sysconfig.get_paths = lambda *a, **k: dict(real(*a, **k), include=%r)\n"
+            "sys.argv = [%r, 'src', %r]\n"
+            "runpy.run_path(%r, run_name='__main__')\n"
+            % (str(tmp_path / "no-headers"), script, str(tmp_path / "out"), script))
+    r = subprocess.run([py["exe"], "-I", "-c", code], capture_output=True, text=True)
+    assert r.returncode == 3, r
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no Python headers" in lines[0] and "install" in lines[0], r.stderr
+    assert "python%d.%d-dev" % tuple(py["ver"][:2]) in lines[0] or "development package" in lines[0]

@@ -77,11 +77,9 @@ def test_plugin_finds_every_leak(py, venv_python, ext_dir, tmp_path, request):
     assert "test_leaky.py" in held[0]["site"], r
 
 
-def test_plugin_under_xdist_one_summary(py, venv_python, ext_dir, tmp_path, request):
+def test_plugin_under_xdist_one_summary(py, venv_python, ext_dir, tmp_path):
     """-n 2: every worker runs under python-debug and checks its tests; the
     controller prints one summary and writes every test's result."""
-    known_gap(request, py, ["3.14", "3.15"],
-              "pytest's logging capture fills the leak sample (issue 19), as above")
     proc, res = run_plugin(py, venv_python, ext_dir, tmp_path, "-n", "2")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert len(res) == len(C_LEAKS) + len(CLEAN) + 1, res
