@@ -1144,7 +1144,7 @@ static void visit_one(pd_entry *e, void *arg)
     visit_ctx *c = arg;
     if (e->b.state == PD_LIVE && e->b.domain == c->d) {
         pd_block_info b;
-        pd_entry_info(e, &b);
+        pd_entry_core_info(e, &b);
         c->fn(&b, c->arg);
     }
 }
@@ -1173,7 +1173,7 @@ int pd_locked_find(uintptr_t addr, pd_block_info *out)
     pd_entry *e;
     pd_where w = lookup_any(addr, &e);
     if ((w == PD_EXACT || w == PD_INTERIOR) && e->b.state == PD_LIVE) {
-        pd_entry_info(e, out);
+        pd_entry_core_info(e, out);
         return 1;
     }
     return 0;

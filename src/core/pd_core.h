@@ -149,11 +149,14 @@ int pd_find_block_try(uintptr_t addr, pd_block_info *out);
  * pd_visit_live calls fn on every live block of domain d (the guarded ones,
  * then the heap's in address order),
  * with the core lock held: fn must not allocate through the hooks, and may
- * call into the core only through pd_locked_find. */
+ * call into the core only through pd_locked_find.  The blocks it is handed
+ * have no sites filled in (alloc, free: a walk of every block reads one
+ * line of each entry, not three); pd_find_block gives them. */
 typedef void (*pd_visit_fn)(pd_block_info *b, void *arg);
 void pd_visit_live(pd_domain d, pd_visit_fn fn, void *arg);
 /* Inside a visit or an object hook: copies the live block holding addr
- * (interior pointers too) to *out and returns 1, or returns 0. */
+ * (interior pointers too), sites not filled in, to *out and returns 1, or
+ * returns 0. */
 int pd_locked_find(uintptr_t addr, pd_block_info *out);
 
 /* Object events ------------------------------------------------------------

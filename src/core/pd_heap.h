@@ -51,6 +51,23 @@ typedef struct pd_entry {
     _Alignas(64) pd_site free;
 } pd_entry;
 
+/* The facts of the entry's first line only, its sites not filled in: what
+ * a walk of every block needs, at one cache line a block instead of three. */
+static inline void pd_entry_core_info(const pd_entry *e, pd_block_info *out)
+{
+    out->addr = e->b.addr;
+    out->size = e->b.size;
+    out->serial = e->b.serial;
+    out->domain = e->b.domain;
+    out->state = e->b.state;
+    out->rear = e->b.rear;
+    for (int i = 0; i < 3; i++)
+        out->type_words[i] = e->b.type_words[i];
+    out->otype = e->b.otype;
+    out->poison = e->b.poison;
+    out->birth = e->b.birth;
+}
+
 static inline void pd_entry_info(const pd_entry *e, pd_block_info *out)
 {
     out->addr = e->b.addr;

@@ -167,6 +167,13 @@ static PyObject *object_at(uintptr_t addr, size_t size, pd_lockstate ls, Py_ssiz
         if (size < off + sizeof(PyObject))
             break;
         PyObject *op = (PyObject *)(addr + off);
+        /* The count first: it is one read, and it rules out most wrong
+         * offsets at once (a GC header's first word is a pointer, which
+         * no count can be), where the type check would look the word
+         * after it up in the heap. */
+        Py_ssize_t rc = pd_interp_refcnt(op);
+        if (rc < min_refcnt || rc > max_refcnt)
+            continue;
         uintptr_t t = (uintptr_t)Py_TYPE(op);
         if (!is_type(t, ls, 0))
             continue;
@@ -175,9 +182,6 @@ static PyObject *object_at(uintptr_t addr, size_t size, pd_lockstate ls, Py_ssiz
         size_t least = PyType_FastSubclass(tp, Py_TPFLAGS_UNICODE_SUBCLASS)
                            ? sizeof(PyASCIIObject) : (size_t)tp->tp_basicsize;
         if (pd_interp_preheader_size(tp) != off || off + least > size)
-            continue;
-        Py_ssize_t rc = pd_interp_refcnt(op);
-        if (rc < min_refcnt || rc > max_refcnt)
             continue;
         return op;
     }
