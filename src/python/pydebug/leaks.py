@@ -35,6 +35,59 @@ def _blocks_and_bytes():
     return sys.getallocatedblocks(), 0
 
 
+# Collections that look only at what is new -------------------------------
+# A full collection walks every object the collector tracks: in a pytest
+# process tens of thousands, most of them pytest's and the suite's modules',
+# there before the check began and alive after it.  Frozen (gc.freeze:
+# moved to the collector's permanent generation, a splice of its lists),
+# they are no longer walked: each collection after a run then costs what
+# the runs made, not the heap.  Exact for the measurement: every object a
+# run made is still collected after it.  An old object that becomes
+# garbage while frozen is not collected until it is thawed; it only stays,
+# so it can add to a run's growth (a possible extra check), never hide it.
+# What the program froze itself (CPython 3.12 freezes a few hundred objects
+# at start-up) is thawed with the rest after the check.
+_frozen = False   # gc.freeze() was ours
+_checks = 0       # checks since the last thaw
+_many = False     # checks follow one another (a test session): stay frozen
+
+
+def many_checks(on):
+    """Stay frozen between checks (on), or thaw now (off): the pytest
+    plugin's checks follow one another, and what survives one test is
+    frozen before the next, the rest of the heap staying frozen."""
+    global _many
+    _many = bool(on)
+    if not _many:
+        _thaw()
+
+
+def _freeze_old():
+    """Before a check: collect what is new, then freeze all that is left.
+    Every THAW_EVERY checks thaw first, so that old objects that became
+    garbage meanwhile are collected (one full collection)."""
+    global _frozen, _checks
+    _checks += 1
+    if _frozen and _checks >= THAW_EVERY:
+        _thaw()
+        _checks = 0
+    gc.collect()
+    gc.freeze()
+    _frozen = True
+
+
+def _thaw():
+    """Back to one heap for the collector (gc.get_objects() and
+    gc.get_referrers() see only what is not frozen)."""
+    global _frozen
+    if _frozen:
+        gc.unfreeze()
+        _frozen = False
+
+
+THAW_EVERY = 256
+
+
 def _settle():
     """After each run: empty the type attribute cache, whose entries hold
     references to attribute names from a static C array (a fresh name per
@@ -110,6 +163,8 @@ class LeakResult:
         self.objects = []   # LeakedObject sample
         self.approximate = []  # names of figures that are not exact here
         self.error = None   # the exception a run raised, if any
+        self.runs = 0       # how many times it ran to be measured
+        self.cleared = False  # cleared by the screen (refs/blocks: its runs)
 
     @property
     def leaked(self):
@@ -122,13 +177,15 @@ class LeakResult:
                 "repeat": self.repeat, "refs": self.refs, "blocks": self.blocks,
                 "bytes": self.bytes, "by_type": self.by_type,
                 "objects": [o.as_dict() for o in self.objects],
-                "approximate": self.approximate,
+                "approximate": self.approximate, "runs": self.runs,
+                "cleared_by_screen": self.cleared,
                 "error": None if self.error is None else repr(self.error)}
 
     def report(self):
         if not self.leaked:
-            return "%s: no leak (references %s, blocks %s per run)" % (
-                self.name, self.refs, self.blocks)
+            return "%s: no leak (references %s, blocks %s per run%s)" % (
+                self.name, self.refs, self.blocks,
+                ", cleared after %d runs" % self.runs if self.cleared else "")
         out = ["%s leaked: %s references, %s blocks, %s bytes per run" % (
             self.name, self.refs, self.blocks, self.bytes)]
         if self.approximate:
@@ -310,22 +367,32 @@ def _describe_leftovers(res, left, per, sample):
         res.objects.append(lo)
 
 
-def leakcheck(func, *args, warmup=3, repeat=3, sample=3, name=None, **kwargs):
+def leakcheck(func, *args, warmup=3, repeat=3, sample=3, name=None, screen=True, **kwargs):
     """Call func(*args, **kwargs) warmup times, then repeat times; return a
     LeakResult.  It leaks when references (or blocks) grew in every one of
-    the repeat runs."""
+    the repeat runs.  With screen (and warmup >= 1), a function that grew
+    in neither after its first run is cleared there (see _leakcheck)."""
     # Where the interpreter tells of births (the reference tracer, 3.13.3+
     # while CPython's free lists are on), record them: a tuple taken from a
     # free list then names its own birth site, not an older tuple's.
     births = _pydebug._births(True)
     try:
-        return _leakcheck(func, args, kwargs, warmup, repeat, sample, name)
+        _freeze_old()
+        return _leakcheck(func, args, kwargs, warmup, repeat, sample, name, screen)
     finally:
+        if not _many:
+            _thaw()
         if births:
             _pydebug._births(False)
 
 
-def _leakcheck(func, args, kwargs, warmup, repeat, sample, name):
+def _other_threads():
+    """Another thread can make or free objects while a run is measured."""
+    import threading
+    return threading.active_count() > 1
+
+
+def _leakcheck(func, args, kwargs, warmup, repeat, sample, name, screen):
     if warmup < 0 or repeat < 1:
         raise ValueError("leakcheck: warmup must be >= 0 and repeat >= 1")
     res = LeakResult(name or getattr(func, "__qualname__", repr(func)), warmup, repeat)
@@ -338,30 +405,58 @@ def _leakcheck(func, args, kwargs, warmup, repeat, sample, name):
     # of them (an int kept for the next subtraction would count as growth).
     vals = array.array("q", bytes(8 * 3 * (repeat + 1)))
     gettotal, blocks_bytes = _pydebug.gettotalrefcount, _blocks_and_bytes
+
+    def measured(n):
+        """n runs, measured before the first and after each: the growth
+        in each run, as three lists."""
+        for k in range(n + 1):
+            if k:
+                func(*args, **kwargs)
+                _settle()
+            vals[3 * k] = gettotal()
+            vals[3 * k + 1], vals[3 * k + 2] = blocks_bytes()
+        return ([vals[3 * k + 3] - vals[3 * k] for k in range(n)],
+                [vals[3 * k + 4] - vals[3 * k + 1] for k in range(n)],
+                [vals[3 * k + 5] - vals[3 * k + 2] for k in range(n)])
+
     try:
-        for i in range(warmup):
+        done = 0
+        # The screen: one warm-up, then one measured run (two while another
+        # thread runs, which can hide one run's growth by freeing what it
+        # made before).  A leak grows in every run once warm, so a run in
+        # which neither the references nor the blocks grew clears the
+        # test; anything else goes on to the full rule below, the screen's
+        # runs counted as warm-ups.  Most tests are clean: they cost two
+        # runs instead of WARMUP + REPEAT.
+        if screen and warmup >= 1:
+            n = 2 if _other_threads() else 1
+            func(*args, **kwargs)
+            _settle()
+            refs, blocks, nbytes = measured(n)
+            done = 1 + n
+            res.runs = done
+            if not any(d >= 1 for d in refs + blocks):
+                res.refs, res.blocks, res.bytes = refs, blocks, nbytes
+                res.cleared = True
+                return res
+        for i in range(max(0, warmup - done)):
             func(*args, **kwargs)
         _settle()
         # Counts are the whole process's: another thread (pytest-xdist's
         # channel reader, say) can free or make objects during a run and
-        # hide one run's growth.  A mixed verdict - some runs grew, some
-        # did not - is measured again, up to RETRIES more times; a set in
-        # which every run grew is a leak.  A clean test, which grows in no
-        # run, is measured once.
-        for attempt in range(RETRIES + 1):
-            for k in range(repeat + 1):
-                if k:
-                    func(*args, **kwargs)
-                    _settle()
-                vals[3 * k] = gettotal()
-                vals[3 * k + 1], vals[3 * k + 2] = blocks_bytes()
-            refs = [vals[3 * k + 3] - vals[3 * k] for k in range(repeat)]
-            blocks = [vals[3 * k + 4] - vals[3 * k + 1] for k in range(repeat)]
-            nbytes = [vals[3 * k + 5] - vals[3 * k + 2] for k in range(repeat)]
+        # hide one run's growth.  While one runs, a mixed verdict - some
+        # runs grew, some did not - is measured again, up to RETRIES more
+        # times; a set in which every run grew is a leak.  A clean test,
+        # which grows in no run, is measured once, and so is every test of
+        # a program with one thread.
+        retries = RETRIES if _other_threads() else 0
+        for attempt in range(retries + 1):
+            refs, blocks, nbytes = measured(repeat)
             if attempt == 0 or _grows(refs) or _grows(blocks):
                 res.refs, res.blocks, res.bytes = refs, blocks, nbytes
             if res.leaked or not any(d >= 1 for d in refs + blocks):
                 break
+        res.runs = max(warmup, done) + repeat * (attempt + 1)
     except BaseException as e:  # the caller decides what a failure means
         res.error = e
         return res
@@ -369,9 +464,12 @@ def _leakcheck(func, args, kwargs, warmup, repeat, sample, name):
         return res
     # What leaked: run it again, noting the live objects after each run;
     # keep the types that kept objects born in every run (one run's objects
-    # replaced by the next run's are state, not a leak).
+    # replaced by the next run's are state, not a leak).  The collector
+    # sees the whole heap again: holders are searched for among all.
+    _thaw()
     raw = [None] * (repeat + 1)  # sorted addresses after each run, as bytes
     try:
+        _settle()
         raw[0] = _pydebug._addresses()
         for k in range(repeat):
             func(*args, **kwargs)
