@@ -168,16 +168,18 @@ def ext_dir(py):
 
 @pytest.fixture(scope="session")
 def venv_python(py):
-    """A venv of the interpreter with pytest in it (from PyPI), for running
-    the pytest plugin under python-debug; made once in build/venvs/."""
+    """A venv of the interpreter with pytest in it (from PyPI), and the
+    plugins in wide use the leak hunter is tested with (pytest-xdist,
+    pytest-timeout, hypothesis), for running the pytest plugin under
+    python-debug; made once in build/venvs/."""
     venv = os.path.join(BUILD, "venvs", py["id"])
     exe = os.path.join(venv, "bin", "python")
-    if not os.path.exists(os.path.join(venv, "ready-xdist")):
+    if not os.path.exists(os.path.join(venv, "ready-plugins")):
         subprocess.run([py["exe"], "-m", "venv", "--clear", venv], check=True,
                        capture_output=True)
-        subprocess.run([exe, "-m", "pip", "install", "-q", "pytest", "pytest-xdist"], check=True,
-                       capture_output=True)
-        open(os.path.join(venv, "ready-xdist"), "w").close()
+        subprocess.run([exe, "-m", "pip", "install", "-q", "pytest", "pytest-xdist",
+                        "pytest-timeout", "hypothesis"], check=True, capture_output=True)
+        open(os.path.join(venv, "ready-plugins"), "w").close()
     return exe
 
 

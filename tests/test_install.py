@@ -18,7 +18,7 @@ from conftest import ROOT, _build_ext, two_interpreters
 SUITE = os.path.join(ROOT, "tests", "data", "leaky_suite")
 LEAKING = {"test_lk_new_reference", "test_lk_error_path", "test_lk_container_insert",
            "test_lk_extra_return", "test_lk_leaked_key", "test_lk_dealloc",
-           "test_python_level_leak"}
+           "test_python_level_leak", "test_lk_existing_reference"}
 
 
 TWO = two_interpreters()
@@ -101,14 +101,18 @@ def _leaks(installed, *extra):
 def test_leaks_plugin_registers_itself(installed):
     r, leaking, n = _leaks(installed)
     assert r.returncode == 1, r.stdout + r.stderr
-    assert leaking == LEAKING and n == 15, r.stdout
+    assert leaking == LEAKING and n == 16, r.stdout
     assert "python-debug leaks (3:3)" in r.stdout
+    # one line per leaking test first
+    assert "%d of 16 tests leaked:" % len(LEAKING) in r.stdout, r.stdout
+    assert {ln.split("::")[-1].split(":")[0] for ln in r.stdout.splitlines()
+            if ln.startswith("LEAK ")} == LEAKING, r.stdout
 
 
 def test_leaks_under_xdist_one_summary(installed):
     r, leaking, n = _leaks(installed, "-n", "2")
     assert r.returncode == 1, r.stdout + r.stderr
-    assert leaking == LEAKING and n == 15, r.stdout
+    assert leaking == LEAKING and n == 16, r.stdout
     assert r.stdout.count("python-debug leaks (3:3)") == 1, r.stdout
 
 

@@ -22,6 +22,9 @@ C_LEAKS = {
     "test_lk_leaked_key": ("str", "dict_key"),
     "test_lk_dealloc": ("bytes", "make_holder"),
 }
+# leaks a reference to an object that was there before: only the total grows
+EXISTING = "test_lk_existing_reference"
+OTHER_LEAKS = {"test_python_level_leak", EXISTING}
 CLEAN = ["test_ok_new_reference", "test_ok_error_path", "test_ok_container_insert",
          "test_ok_extra_return", "test_ok_leaked_key", "test_ok_dealloc",
          "test_cache_fills_while_warming_up", "test_ok_harness_growth"]
@@ -56,7 +59,12 @@ def test_plugin_finds_every_leak(py, venv_python, ext_dir, tmp_path, request):
     proc, res = run_plugin(py, venv_python, ext_dir, tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     leaking = {name for name, r in res.items() if r["leaked"]}
-    assert leaking == set(C_LEAKS) | {"test_python_level_leak"}, proc.stdout
+    assert leaking == set(C_LEAKS) | OTHER_LEAKS, proc.stdout
+    # the summary: one line per leaking test, then the details
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("LEAK ")]
+    assert {ln.split("::")[-1].split(":")[0] for ln in lines} == leaking, proc.stdout
+    assert proc.stdout.index(lines[-1]) < proc.stdout.index(" leaked: [", proc.stdout.index(
+        "python-debug leaks (3:3)")), proc.stdout
     for name in CLEAN:
         assert not res[name]["leaked"], res[name]
     for name, (tname, cfunc) in C_LEAKS.items():
@@ -70,6 +78,10 @@ def test_plugin_finds_every_leak(py, venv_python, ext_dir, tmp_path, request):
         assert any(o["site"] and "C caller:  %s (" % cfunc in o["site"]
                    for o in flat(r["objects"])), (name, r)
         assert "FAILED" in proc.stdout and name in proc.stdout
+    r = res[EXISTING]
+    # the first measured run may still move by more (3.11)
+    assert r["refs"][1:] == [1, 1] and all(b <= 0 for b in r["blocks"]), r
+    assert EXISTING + " leaked: [" in proc.stdout, proc.stdout
     r = res["test_python_level_leak"]
     assert r["by_type"] == {"bytearray": 1.0}, r
     held = [o for o in r["objects"] if o["kind"] == "reachable" and o["chain"]]
@@ -82,10 +94,64 @@ def test_plugin_under_xdist_one_summary(py, venv_python, ext_dir, tmp_path):
     controller prints one summary and writes every test's result."""
     proc, res = run_plugin(py, venv_python, ext_dir, tmp_path, "-n", "2")
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert len(res) == len(C_LEAKS) + len(CLEAN) + 1, res
-    assert {n for n, r in res.items() if r["leaked"]} == set(C_LEAKS) | {"test_python_level_leak"}
+    assert len(res) == len(C_LEAKS) + len(CLEAN) + len(OTHER_LEAKS), res
+    assert {n for n, r in res.items() if r["leaked"]} == set(C_LEAKS) | OTHER_LEAKS
     assert proc.stdout.count("python-debug leaks (3:3)") == 1, proc.stdout
     assert "[gw" in proc.stdout  # the workers' reports
+
+
+FEATURES_SUITE = os.path.join(ROOT, "tests", "data", "feature_suite")
+# feature_suite's tests (clean, each using one pytest feature that keeps
+# something per run) by the name the results give them
+FEATURES = [
+    "test_features.square",  # a doctest (doctest empties its namespace after each run)
+    "test_print", "test_stderr_write", "test_capsys", "test_capfd", "test_capsysbinary",
+    "test_caplog", "test_logging_warning", "test_logging_exception",
+    "test_recwarn", "test_pytest_warns", "test_warning_not_caught",
+    "test_filterwarnings_mark", "test_filterwarnings_error",
+    "test_tmp_path", "test_tmpdir", "test_tmp_path_factory", "test_monkeypatch",
+    "test_parametrized[a-1]", "test_parametrized[b-3]", "test_parametrized_objects[dict]",
+    "test_method", "test_class_fixture", "test_uses_shared",
+    "test_assertions", "test_subtest", "test_unittest_skip", "test_addcleanup",
+    "test_fixtures_of_every_scope", "test_yield_fixture", "test_addfinalizer",
+    "test_skip_inside", "test_xfail_inside", "test_xfail_mark", "test_skipif_mark",
+    "test_raises_match", "test_approx", "test_request_node", "test_record_property",
+    "test_doctest_like", "test_timeout_mark", "test_hypothesis_given",
+]
+
+
+@pytest.fixture(scope="module")
+def feature_run(py, venv_python, ext_dir, tmp_path_factory):
+    """The feature suite under --leaks, once per interpreter."""
+    tmp = tmp_path_factory.mktemp("features")
+    report = tmp / "leaks.json"
+    proc = subprocess.run(
+        [FRONT, "--python", venv_python, "-m", "pytest", "-p", "no:cacheprovider",
+         "-p", "pydebug.pytest", "--leaks", "--leaks-report", str(report), "--doctest-modules",
+         "-rA", FEATURES_SUITE],
+        capture_output=True, text=True, cwd=str(tmp), timeout=900)
+    assert report.exists(), proc.stdout + proc.stderr
+    return proc, {r["name"].split("::")[-1]: r for r in json.loads(report.read_text())}
+
+
+def test_pytest_features_run_as_under_pytest(feature_run):
+    """Every feature test gets its plain verdict: nothing fails because it
+    ran several times (a doctest whose namespace was emptied, a subtest
+    counted once per run) and no test leaks."""
+    proc, res = feature_run
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "no test leaked (%d checked)" % len(res) in proc.stdout, proc.stdout
+    assert set(FEATURES) <= set(res), sorted(set(FEATURES) - set(res))
+    assert "SUBFAIL" not in proc.stdout, proc.stdout
+
+
+@pytest.mark.parametrize("name", FEATURES)
+def test_pytest_feature_is_not_a_leak(feature_run, name):
+    """What pytest keeps per run of a test (output and log sections, user
+    properties, a subtest's reports, warnings, finalizers) is not counted."""
+    _, res = feature_run
+    r = res[name]
+    assert not r["leaked"] and r["error"] is None, r
 
 
 LEAKED_TUPLE = """import json, pdleaky, pydebug
@@ -134,7 +200,7 @@ def test_plugin_without_the_debug_allocator(py, venv_python, ext_dir, tmp_path):
     """-X malloc=objects: the same verdicts, figures marked approximate."""
     proc, res = run_plugin(py, venv_python, ext_dir, tmp_path, extra=("-X", "malloc=objects"))
     leaking = {name for name, r in res.items() if r["leaked"]}
-    assert leaking == set(C_LEAKS) | {"test_python_level_leak"}, proc.stdout + proc.stderr
+    assert leaking == set(C_LEAKS) | OTHER_LEAKS, proc.stdout + proc.stderr
     assert any("allocation sites" in a for a in res["test_lk_new_reference"]["approximate"])
 
 

@@ -19,7 +19,6 @@ the chain of referrers).  --leaks-report=FILE writes every test's result
 as JSON."""
 import functools
 import json
-
 import warnings
 
 import pytest
@@ -91,6 +90,65 @@ def _wider_finalizers(item):
     return out
 
 
+class _RunState:
+    """What pytest keeps of one run of a test, for the run's own report,
+    and drops only when the next test's report is made: the output and
+    log sections captured (print, logging, caplog), the user properties
+    (record_property), the reports a subtest logs itself (pytest's
+    terminal statistics), the failed-subtest count, the finalizers left on
+    wider fixtures.  A run the leak hunter makes is not reported: after
+    each, all of these are put back as they were before the first, so the
+    test is measured, not the harness.  A doctest's namespace, which
+    doctest empties after each run, is put back before each."""
+
+    def __init__(self, item):
+        self.item = item
+        self.wider = _wider_finalizers(item)
+        self.sections = len(getattr(item, "_report_sections", ()))
+        self.props = len(getattr(item, "user_properties", ()))
+        tr = item.config.pluginmanager.get_plugin("terminalreporter")
+        self.stats = getattr(tr, "stats", None)
+        self.stat_lens = {k: len(v) for k, v in self.stats.items()} \
+            if isinstance(self.stats, dict) else {}
+        self.subtests = _failed_subtests(item.config)
+        self.failed_subtests = self.subtests.get(item.nodeid) \
+            if self.subtests is not None else None
+        dtest = getattr(item, "dtest", None)
+        self.globs = dict(dtest.globs) if dtest is not None else None
+
+    def before(self):
+        if self.globs is not None:
+            self.item.dtest.globs.update(self.globs)
+
+    def after(self):
+        item = self.item
+        del item._report_sections[self.sections:]
+        del item.user_properties[self.props:]
+        if isinstance(self.stats, dict):
+            for k in list(self.stats):
+                if k in self.stat_lens:
+                    del self.stats[k][self.stat_lens[k]:]
+                else:
+                    del self.stats[k]
+        if self.subtests is not None:
+            if self.failed_subtests is None:
+                self.subtests.pop(item.nodeid, None)
+            else:
+                self.subtests[item.nodeid] = self.failed_subtests
+        # What the run left on wider fixtures for fixtures already finished.
+        for fins, before in self.wider:
+            fins[:] = [f for f in fins if id(f) in before or not _is_function_finish(f)]
+
+
+def _failed_subtests(config):
+    """pytest 9's count of failed subtests per test, or None."""
+    try:
+        from _pytest.subtests import failed_subtests_key
+    except ImportError:
+        return None
+    return config.stash.get(failed_subtests_key, None)
+
+
 class _LeakHunter:
     """--leaks: each test checked in the process that runs it; every
     test's result collected from the reports (this process's own, or the
@@ -101,15 +159,21 @@ class _LeakHunter:
         self.spec = spec
         self.pending = {}   # nodeid -> LeakResult, until its report carries it
         self.results = {}   # nodeid -> the result as on the report (dicts)
+        self.hidden = False  # in one of the runs the leak hunter makes
+        from . import leaks  # needs _pydebug: only under python-debug
+        self.leaks = leaks
+        leaks.many_checks(True)
+
+    def pytest_unconfigure(self):
+        self.leaks.many_checks(False)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item, nextitem):
         from _pytest.runner import runtestprotocol
 
-        from .leaks import leakcheck
         warmup, repeat = self.spec
         failed = []
-        wider = _wider_finalizers(item)
+        state = _RunState(item)
 
         def one_run():
             # nextitem=the parent: tear down what this test set up for
@@ -120,19 +184,24 @@ class _LeakHunter:
             # its own, dropped after it: pytest's own capture would keep
             # every run's, a growth of the harness, not of the code under
             # test.
-            with warnings.catch_warnings(record=True):
-                for rep in runtestprotocol(item, nextitem=item.parent, log=False):
-                    if rep.failed:
-                        failed.append(rep)
-            # What the run left on wider fixtures for fixtures already finished.
-            for fins, before in wider:
-                fins[:] = [f for f in fins if id(f) in before or not _is_function_finish(f)]
+            state.before()
+            self.hidden = True
+            try:
+                with warnings.catch_warnings(record=True):
+                    for rep in runtestprotocol(item, nextitem=item.parent, log=False):
+                        if rep.failed:
+                            failed.append(rep)
+            finally:
+                self.hidden = False
+                state.after()
 
-        result = leakcheck(one_run, warmup=warmup, repeat=repeat, name=item.nodeid)
+        result = self.leaks.leakcheck(one_run, warmup=warmup, repeat=repeat, name=item.nodeid)
         if failed:
             result.error = failed[0]
         self.pending[item.nodeid] = result
         # The run that counts: logged, with the leak attached to its report.
+        state.before()
+        del state, failed
         item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         runtestprotocol(item, nextitem=nextitem, log=True)
         # No call phase (its setup failed): no report carried it.
@@ -145,12 +214,14 @@ class _LeakHunter:
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
         outcome = yield
-        if call.when != "call":
-            return
+        if call.when != "call" or self.hidden:
+            return  # a run of ours
+        rep = outcome.get_result()
+        if getattr(rep, "context", None) is not None:
+            return  # a subtest's report (pytest 9's, pytest-subtests')
         result = self.pending.pop(item.nodeid, None)
         if result is None:
             return
-        rep = outcome.get_result()
         if result.leaked and rep.passed:
             rep.outcome = "failed"
             rep.longrepr = result.report()
@@ -170,12 +241,26 @@ class _LeakHunter:
         terminalreporter.section("python-debug leaks (%d:%d)" % self.spec)
         if not leaking:
             terminalreporter.write_line("no test leaked (%d checked)" % len(self.results))
+        else:
+            # One line per leaking test for a CI log to grep, then the details.
+            terminalreporter.write_line("%d of %d tests leaked:" % (len(leaking), len(self.results)))
+            for r in leaking:
+                terminalreporter.write_line("LEAK " + _one_line(r["result"]))
+            terminalreporter.write_line("")
         for r in leaking:
             terminalreporter.write_line(r["report"])
         path = self.config.getoption("--leaks-report")
         if path:
             with open(path, "w") as f:
                 json.dump([r["result"] for r in self.results.values()], f, indent=1)
+
+
+def _one_line(res):
+    """nodeid: references and blocks per run, and the types left most."""
+    types = sorted(res["by_type"].items(), key=lambda kv: -kv[1])[:3]
+    return "%s: %s references, %s blocks per run%s" % (
+        res["name"], res["refs"], res["blocks"],
+        "; " + ", ".join("%s %g" % kv for kv in types) if types else "")
 
 
 def _as_report(result):

@@ -65,6 +65,15 @@ def test_cache_fills_while_warming_up():
     pdleaky.cached_lookup()
 
 
+_existing = object()  # the one whose references test_lk_existing_reference leaks
+
+
+def test_lk_existing_reference():
+    """A reference to an object older than the test leaked: no block
+    grows, only the reference total."""
+    pdleaky.leak(_existing, 1)
+
+
 def test_python_level_leak():
     _hoard.append(bytearray(b"kept"))
 
