@@ -70,19 +70,9 @@ static inline void pd_entry_core_info(const pd_entry *e, pd_block_info *out)
 
 static inline void pd_entry_info(const pd_entry *e, pd_block_info *out)
 {
-    out->addr = e->b.addr;
-    out->size = e->b.size;
-    out->serial = e->b.serial;
-    out->domain = e->b.domain;
-    out->state = e->b.state;
-    out->rear = e->b.rear;
+    pd_entry_core_info(e, out);
     out->alloc = e->alloc;
     out->free = e->free;
-    for (int i = 0; i < 3; i++)
-        out->type_words[i] = e->b.type_words[i];
-    out->otype = e->b.otype;
-    out->poison = e->b.poison;
-    out->birth = e->b.birth;
 }
 
 /* Reserve the heap.  Returns 0, or -1 if the range cannot be reserved. */
