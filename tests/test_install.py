@@ -128,7 +128,7 @@ def test_plain_pytest_unaffected(installed):
     venv, work, env = installed
     r = _hidden([str(venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
                  "suite"], cwd=str(work), env=env, timeout=300)
-    assert r.returncode == 0 and "15 passed" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and "16 passed" in r.stdout, r.stdout + r.stderr
     # The suite's own warning only: nothing of the plugin's.
     assert "15 passed, 1 warning" in r.stdout and "Pytest" not in r.stdout, r.stdout
 

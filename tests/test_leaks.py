@@ -120,9 +120,20 @@ FEATURES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def feature_run(py, venv_python, ext_dir, tmp_path_factory):
-    """The feature suite under --leaks, once per interpreter."""
+_FEATURE_RUNS = {}  # interpreter id -> (proc, results)
+
+
+@pytest.fixture
+def feature_run(py, venv_python, tmp_path_factory):
+    """The feature suite under --leaks, once per interpreter.  Cached by
+    hand: pytest orders the tests by interpreter across modules, so a
+    module- or session-scoped fixture would be made again at each switch."""
+    if py["id"] not in _FEATURE_RUNS:
+        _FEATURE_RUNS[py["id"]] = _run_features(venv_python, tmp_path_factory)
+    return _FEATURE_RUNS[py["id"]]
+
+
+def _run_features(venv_python, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("features")
     report = tmp / "leaks.json"
     proc = subprocess.run(
@@ -130,8 +141,10 @@ def feature_run(py, venv_python, ext_dir, tmp_path_factory):
          "-p", "pydebug.pytest", "--leaks", "--leaks-report", str(report), "--doctest-modules",
          "-rA", FEATURES_SUITE],
         capture_output=True, text=True, cwd=str(tmp), timeout=900)
-    assert report.exists(), proc.stdout + proc.stderr
-    return proc, {r["name"].split("::")[-1]: r for r in json.loads(report.read_text())}
+    # no report: every test below fails on its missing result (and the
+    # failed run is not made again for each)
+    return proc, {r["name"].split("::")[-1]: r for r in json.loads(report.read_text())} \
+        if report.exists() else {}
 
 
 def test_pytest_features_run_as_under_pytest(feature_run):
@@ -149,7 +162,8 @@ def test_pytest_features_run_as_under_pytest(feature_run):
 def test_pytest_feature_is_not_a_leak(feature_run, name):
     """What pytest keeps per run of a test (output and log sections, user
     properties, a subtest's reports, warnings, finalizers) is not counted."""
-    _, res = feature_run
+    proc, res = feature_run
+    assert name in res, proc.stdout + proc.stderr
     r = res[name]
     assert not r["leaked"] and r["error"] is None, r
 
