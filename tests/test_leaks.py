@@ -39,12 +39,12 @@ def flat(objects):
     return out
 
 
-def run_plugin(py, venv_python, ext_dir, tmp_path, *pytest_args, extra=()):
+def run_plugin(py, venv_python, ext_dir, tmp_path, *pytest_args, extra=(), suite=SUITE):
     report = tmp_path / "leaks.json"
     env = dict(os.environ, PYTHONPATH=ext_dir)
     proc = subprocess.run(
         [FRONT, "--python", venv_python, *extra, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "-p", "pydebug.pytest", "--leaks", "--leaks-report", str(report), *pytest_args, SUITE],
+         "-p", "pydebug.pytest", "--leaks", "--leaks-report", str(report), *pytest_args, suite],
         capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=900)
     results = {r["name"].split("::")[-1]: r for r in json.loads(report.read_text())} \
         if report.exists() else {}
@@ -124,27 +124,17 @@ _FEATURE_RUNS = {}  # interpreter id -> (proc, results)
 
 
 @pytest.fixture
-def feature_run(py, venv_python, tmp_path_factory):
+def feature_run(py, venv_python, ext_dir, tmp_path_factory):
     """The feature suite under --leaks, once per interpreter.  Cached by
     hand: pytest orders the tests by interpreter across modules, so a
-    module- or session-scoped fixture would be made again at each switch."""
+    module- or session-scoped fixture would be made again at each switch.
+    No report: every test below fails on its missing result (and the
+    failed run is not made again for each)."""
     if py["id"] not in _FEATURE_RUNS:
-        _FEATURE_RUNS[py["id"]] = _run_features(venv_python, tmp_path_factory)
+        _FEATURE_RUNS[py["id"]] = run_plugin(
+            py, venv_python, ext_dir, tmp_path_factory.mktemp("features"),
+            "--doctest-modules", "-rA", suite=FEATURES_SUITE)
     return _FEATURE_RUNS[py["id"]]
-
-
-def _run_features(venv_python, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("features")
-    report = tmp / "leaks.json"
-    proc = subprocess.run(
-        [FRONT, "--python", venv_python, "-m", "pytest", "-p", "no:cacheprovider",
-         "-p", "pydebug.pytest", "--leaks", "--leaks-report", str(report), "--doctest-modules",
-         "-rA", FEATURES_SUITE],
-        capture_output=True, text=True, cwd=str(tmp), timeout=900)
-    # no report: every test below fails on its missing result (and the
-    # failed run is not made again for each)
-    return proc, {r["name"].split("::")[-1]: r for r in json.loads(report.read_text())} \
-        if report.exists() else {}
 
 
 def test_pytest_features_run_as_under_pytest(feature_run):
@@ -152,16 +142,26 @@ def test_pytest_features_run_as_under_pytest(feature_run):
     ran several times (a doctest whose namespace was emptied, a subtest
     counted once per run) and no test leaks."""
     proc, res = feature_run
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "no test leaked (%d checked)" % len(res) in proc.stdout, proc.stdout
+    leaked = {n for n, r in res.items() if r["leaked"]}
+    assert leaked <= TMP_FEATURES, leaked  # the known gap, below
+    assert proc.returncode == (1 if leaked else 0), proc.stdout + proc.stderr
     assert set(FEATURES) <= set(res), sorted(set(FEATURES) - set(res))
     assert "SUBFAIL" not in proc.stdout, proc.stdout
 
 
+# Each run gets a new numbered temporary folder, whose name pathlib interns:
+# one string more per run.  Seen once a stray measurement artifact (-1
+# block in the first measured run) that had hidden it was removed.
+TMP_FEATURES = {"test_tmp_path", "test_tmpdir", "test_tmp_path_factory"}
+
+
 @pytest.mark.parametrize("name", FEATURES)
-def test_pytest_feature_is_not_a_leak(feature_run, name):
+def test_pytest_feature_is_not_a_leak(feature_run, name, py, request):
     """What pytest keeps per run of a test (output and log sections, user
     properties, a subtest's reports, warnings, finalizers) is not counted."""
+    if name in TMP_FEATURES:
+        known_gap(request, py, ["3.11", "3.12", "3.13", "3.14", "3.15"],
+                  "a new numbered tmp folder per run: its name is interned by pathlib")
     proc, res = feature_run
     assert name in res, proc.stdout + proc.stderr
     r = res[name]
@@ -247,6 +247,27 @@ def test_leakcheck(run):
     assert re.fullmatch(r"True \[1, 1, 1\] \[[01], 1, 1, 1\] False False", lines[0]), r
     assert lines[1] == "orphan True", r
     assert lines[2].startswith("lk_new_reference leaked: ["), r
+
+
+THREADED = """
+import threading, pydebug, pdleaky
+stop = threading.Event()
+t = threading.Thread(target=stop.wait)
+t.start()
+bad = pydebug.leakcheck(pdleaky.lk_new_reference, warmup=1, repeat=1)
+good = pydebug.leakcheck(pdleaky.ok_new_reference, warmup=1, repeat=1)
+stop.set()
+t.join()
+print(bad.leaked, bad.error, good.leaked, good.error, good.cleared, good.runs, len(good.refs))
+"""
+
+
+def test_leakcheck_screen_while_another_thread_runs(run):
+    """With another thread alive the screen measures two runs, also when
+    REPEAT is 1; a leak is still found, a clean function cleared."""
+    r = run(THREADED)
+    assert r.rc == 0, r
+    assert r.out.split() == ["True", "None", "False", "None", "True", "3", "2"], r
 
 
 CALLED_BACK = """

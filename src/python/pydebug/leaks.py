@@ -403,7 +403,9 @@ def _leakcheck(func, args, kwargs, warmup, repeat, sample, name, screen):
         raise RuntimeError("leakcheck needs python-debug with -X malloc=on or -X malloc=objects")
     # Measurements go to C arrays: no object is created or kept between two
     # of them (an int kept for the next subtraction would count as growth).
-    vals = array.array("q", bytes(8 * 3 * (repeat + 1)))
+    threaded = _other_threads()
+    # room for the screen's two measured runs too (REPEAT may be 1)
+    vals = array.array("q", bytes(8 * 3 * (max(repeat, 2) + 1)))
     gettotal, blocks_bytes = _pydebug.gettotalrefcount, _blocks_and_bytes
 
     def measured(n):
@@ -429,7 +431,7 @@ def _leakcheck(func, args, kwargs, warmup, repeat, sample, name, screen):
         # runs counted as warm-ups.  Most tests are clean: they cost two
         # runs instead of WARMUP + REPEAT.
         if screen and warmup >= 1:
-            n = 2 if _other_threads() else 1
+            n = 2 if threaded else 1
             func(*args, **kwargs)
             _settle()
             refs, blocks, nbytes = measured(n)
@@ -449,7 +451,7 @@ def _leakcheck(func, args, kwargs, warmup, repeat, sample, name, screen):
         # times; a set in which every run grew is a leak.  A clean test,
         # which grows in no run, is measured once, and so is every test of
         # a program with one thread.
-        retries = RETRIES if _other_threads() else 0
+        retries = RETRIES if threaded else 0
         for attempt in range(retries + 1):
             refs, blocks, nbytes = measured(repeat)
             if attempt == 0 or _grows(refs) or _grows(blocks):
