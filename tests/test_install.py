@@ -130,7 +130,7 @@ def test_plain_pytest_unaffected(installed):
                  "suite"], cwd=str(work), env=env, timeout=300)
     assert r.returncode == 0 and "16 passed" in r.stdout, r.stdout + r.stderr
     # The suite's own warning only: nothing of the plugin's.
-    assert "15 passed, 1 warning" in r.stdout and "Pytest" not in r.stdout, r.stdout
+    assert "16 passed, 1 warning" in r.stdout and "Pytest" not in r.stdout, r.stdout
 
 
 def test_child_through_a_shell_follows_by_the_pth_hook(installed):

@@ -163,6 +163,17 @@ static PyObject *pd_addresses_py(PyObject *self, PyObject *unused)
     return pd_objects_addresses();
 }
 
+/* CPython keeps an interned string it made immortal for the rest of the
+ * process, by design (3.12 does so for every string sys.intern() is given):
+ * the leak hunter does not count one a run leaves as that run's leak.  The
+ * state is a public field of every version's string header. */
+static PyObject *pd_interned_forever_py(PyObject *self, PyObject *obj)
+{
+    (void)self;
+    return PyBool_FromLong(PyUnicode_CheckExact(obj) &&
+                           PyUnicode_CHECK_INTERNED(obj) >= SSTATE_INTERNED_IMMORTAL);
+}
+
 static PyObject *pd_serial_py(PyObject *self, PyObject *obj)
 {
     (void)self;
@@ -297,6 +308,9 @@ static PyMethodDef methods[] = {
      "it)."},
     {"_addresses", pd_addresses_py, METH_NOARGS,
      "_addresses() -> bytes\n\nThe addresses of the live objects, sorted, as native words."},
+    {"_interned_forever", pd_interned_forever_py, METH_O,
+     "_interned_forever(obj) -> bool\n\nWhether obj is a string CPython interned and made "
+     "immortal: kept until the process ends."},
     {"_serial", pd_serial_py, METH_O,
      "_serial(obj) -> int\n\nThe serial number of obj's block (0: unknown)."},
     {"allocation_site", pd_allocation_site_py, METH_O,
