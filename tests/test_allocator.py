@@ -146,6 +146,36 @@ def test_threads_all_domains_clean(run):
     assert r.out.split()[-1] == "0", r
 
 
+STEP_ASIDE = """import _pydebug, pdbuggy, pydebug
+def counts():
+    d = _pydebug.allocator_stats()["domains"]
+    return {k: (d[k]["allocs"], d[k]["frees"]) for k in d}
+old = [bytearray(100) for _ in range(2000)]
+grown = list(range(10))
+_pydebug._step_aside()
+before = counts()
+new = [bytes(50) + b"x" for _ in range(2000)]
+grown.extend(range(100000))   # a block of ours, resized after stepping aside
+del old                        # blocks of ours, freed after it
+pdbuggy.threads(4, 20000)      # every domain, from other threads too
+del new, grown
+after = counts()
+print(_pydebug.allocator_stats()["aside"], pydebug.check_heap())
+print(all(after[k][0] - before[k][0] < 100 for k in after),
+      after["object"][1] - before["object"][1] >= 2000)
+"""
+
+
+def test_step_aside(run):
+    """After _step_aside() (the xdist controller's), new blocks are the
+    interpreter's own: our counts of allocations stay still; ours are still
+    resized and freed by us, and nothing is reported."""
+    r = run(STEP_ASIDE)
+    assert r.rc == 0, r
+    assert "==python-debug==" not in r.err, r
+    assert r.out.split() == ["True", "0", "True", "True"], r
+
+
 def test_allocator_off(run):
     r = run(PROGRAM.format(call="clean()") + "import pydebug; print(pydebug.active)\n",
             "malloc=off")

@@ -89,15 +89,34 @@ def test_plugin_finds_every_leak(py, venv_python, ext_dir, tmp_path, request):
     assert "test_leaky.py" in held[0]["site"], r
 
 
+# Each process of the run writes down, at its end, whether its allocator
+# stepped aside.
+ASIDE_PROBE = """
+import os, _pydebug
+def pytest_sessionfinish(session):
+    role = "worker" if hasattr(session.config, "workerinput") else "controller"
+    with open(os.path.join(%r, "aside-%%s-%%d" %% (role, os.getpid())), "w") as f:
+        f.write("%%s %%s" %% (role, _pydebug.allocator_stats()["aside"]))
+"""
+
+
 def test_plugin_under_xdist_one_summary(py, venv_python, ext_dir, tmp_path):
     """-n 2: every worker runs under python-debug and checks its tests; the
-    controller prints one summary and writes every test's result."""
-    proc, res = run_plugin(py, venv_python, ext_dir, tmp_path, "-n", "2")
+    controller prints one summary and writes every test's result.  The
+    controller, which runs no test, steps its allocator aside; the workers
+    keep theirs (they found every leak above)."""
+    (tmp_path / "aside_probe.py").write_text(ASIDE_PROBE % str(tmp_path))
+    proc, res = run_plugin(py, venv_python, ext_dir, tmp_path, "-n", "2", "-p", "aside_probe")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert len(res) == len(C_LEAKS) + len(CLEAN) + len(OTHER_LEAKS), res
     assert {n for n, r in res.items() if r["leaked"]} == set(C_LEAKS) | OTHER_LEAKS
     assert proc.stdout.count("python-debug leaks (3:3)") == 1, proc.stdout
     assert "[gw" in proc.stdout  # the workers' reports
+    roles = sorted(p.read_text() for p in tmp_path.glob("aside-*"))
+    assert roles == ["controller True", "worker False", "worker False"], roles
+    # blocks the controller made before stepping aside were freed after it,
+    # by us: no report of a bad free or of damage
+    assert "==python-debug== ERROR" not in proc.stderr, proc.stderr
 
 
 FEATURES_SUITE = os.path.join(ROOT, "tests", "data", "feature_suite")

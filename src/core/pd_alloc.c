@@ -506,6 +506,7 @@ static void stamp_live(pd_entry *e, pd_domain d, size_t n, const pd_site *s)
     e->b.state = PD_LIVE;
     e->alloc = *s;
     e->b.otype = 0;
+    e->b.obj = 0;
     e->b.poison = 0;
     e->b.birth = 0;
     if (d == PD_OBJ && ohooks.born) {
@@ -1146,6 +1147,7 @@ static void visit_one(pd_entry *e, void *arg)
         pd_block_info b;
         pd_entry_core_info(e, &b);
         c->fn(&b, c->arg);
+        e->b.obj = b.obj; /* what fn found, for the next walk */
     }
 }
 

@@ -81,6 +81,11 @@ typedef struct {
      * object and a GC object with a pre-header, saved at free time so a
      * report on a freed block can still name its type. */
     uintptr_t type_words[3];
+    /* A live object block: the object a walk found in it (pd_visit_live's
+     * fn may set it, and the entry keeps it for the next walk), 0 = not
+     * found yet.  An object stays where it was made until its block is
+     * freed, so the next walk reads its count without recognising it again. */
+    uintptr_t obj;
     /* Object accounting: the type this block's object was counted under
      * when it was born (pd_object_hooks), 0 = not counted. */
     uintptr_t otype;

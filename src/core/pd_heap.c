@@ -374,9 +374,16 @@ void pd_heap_visit(void (*fn)(pd_entry *e, void *arg), void *arg)
         slab_desc *d = &slabs[s];
         if (d->kind != SLAB_SMALL && d->kind != SLAB_LARGE)
             continue;
-        for (uint32_t i = 0; i < d->nslots; i++)
+        /* Walks read each live block's first bytes (an object's count):
+         * ask for a block a few slots ahead while this one is visited. */
+        for (uint32_t i = 0; i < d->nslots; i++) {
+            if (i + 12 < d->nslots)
+                __builtin_prefetch(&d->meta[i + 12].b);
+            if (i + 4 < d->nslots && d->meta[i + 4].b.state != 0)
+                __builtin_prefetch((const void *)d->meta[i + 4].b.addr);
             if (d->meta[i].b.state != 0)
                 fn(&d->meta[i], arg);
+        }
     }
 }
 

@@ -40,7 +40,10 @@ typedef struct {
     uint8_t poison;          /* see pd_block_info */
     uint8_t birth;           /* see pd_block_info */
     uint32_t rear;
-    uintptr_t type_words[3]; /* see pd_block_info */
+    union {
+        uintptr_t type_words[3]; /* a freed block: see pd_block_info */
+        uintptr_t obj;           /* a live one: see pd_block_info */
+    };
     uintptr_t otype;
 } pd_entry_core;
 _Static_assert(sizeof(pd_entry_core) <= 64, "what every allocation and free reads: one line");
@@ -61,8 +64,10 @@ static inline void pd_entry_core_info(const pd_entry *e, pd_block_info *out)
     out->domain = e->b.domain;
     out->state = e->b.state;
     out->rear = e->b.rear;
+    int live = e->b.state == PD_LIVE;
     for (int i = 0; i < 3; i++)
-        out->type_words[i] = e->b.type_words[i];
+        out->type_words[i] = live ? 0 : e->b.type_words[i];
+    out->obj = live ? e->b.obj : 0;
     out->otype = e->b.otype;
     out->poison = e->b.poison;
     out->birth = e->b.birth;

@@ -301,6 +301,29 @@ static void maybe_print_arena_stats(void);
 /* Keeps the capture of a site nobody reads from being optimized away. */
 #define KEEP(s) __asm__ volatile("" : : "r"(&(s)) : "memory")
 
+/* Stepping aside (pd_hooks_step_aside): from then on new blocks come from
+ * the allocators that were installed before us, and a pointer outside our
+ * heap and pool - one of those - goes back to them; the blocks we gave out
+ * are still resized and freed by us, with every check.  Read without
+ * ordering: a call racing the switch goes either way, and either is right,
+ * since where a block goes back is decided by where it lies. */
+static atomic_int aside;
+#define ASIDE() __builtin_expect(atomic_load_explicit(&aside, memory_order_relaxed), 0)
+
+static int ours(const void *p)
+{
+    pd_entry *e;
+    return pd_guard_owns((uintptr_t)p) || pd_heap_lookup((uintptr_t)p, &e) != PD_NOT_OURS;
+}
+
+void pd_hooks_step_aside(void)
+{
+    if (installed)
+        atomic_store(&aside, 1);
+}
+
+int pd_hooks_aside(void) { return atomic_load(&aside); }
+
 /* A sampled allocation in a guarded slot, or NULL (the pool is full). */
 static void *guarded(pd_domain d, size_t n, int zero, pd_site *s)
 {
@@ -311,6 +334,8 @@ static void *guarded(pd_domain d, size_t n, int zero, pd_site *s)
 static void *pd_hook_malloc(void *ctx, size_t n)
 {
     pd_site s;
+    if (ASIDE())
+        return PREV(ctx)->malloc(PREV(ctx)->ctx, n);
     if (PD_BENCH_FLOOR == 2)
         return PREV(ctx)->malloc(PREV(ctx)->ctx, n);
     SITE(s);
@@ -331,7 +356,7 @@ static void *pd_hook_calloc(void *ctx, size_t nelem, size_t elsize)
     if (elsize != 0 && nelem > SIZE_MAX / elsize)
         return NULL;
     pd_site s;
-    if (PD_BENCH_FLOOR == 2)
+    if (PD_BENCH_FLOOR == 2 || ASIDE())
         return PREV(ctx)->calloc(PREV(ctx)->ctx, nelem, elsize);
     SITE(s);
     if (PD_BENCH_FLOOR == 1) {
@@ -346,7 +371,7 @@ static void *pd_hook_calloc(void *ctx, size_t nelem, size_t elsize)
 static void *pd_hook_realloc(void *ctx, void *p, size_t n)
 {
     pd_site s;
-    if (PD_BENCH_FLOOR == 2)
+    if (PD_BENCH_FLOOR == 2 || (ASIDE() && (p == NULL || !ours(p))))
         return PREV(ctx)->realloc(PREV(ctx)->ctx, p, n);
     SITE(s);
     if (PD_BENCH_FLOOR == 1) {
@@ -367,7 +392,7 @@ static void pd_hook_free(void *ctx, void *p)
 {
     if (p == NULL)
         return;
-    if (PD_BENCH_FLOOR == 2) {
+    if (PD_BENCH_FLOOR == 2 || (ASIDE() && !ours(p))) {
         PREV(ctx)->free(PREV(ctx)->ctx, p);
         return;
     }

@@ -45,6 +45,14 @@ int pd_hooks_installed(void);
  * -X malloc=off): pydebug.guarded() works. */
 int pd_hooks_guarding(void);
 
+/* Step aside (GIL held): new blocks come from the interpreter's own
+ * allocators from now on, for a process that runs nothing to check (the
+ * pytest-xdist controller, whose workers run the tests under python-debug);
+ * the blocks already ours stay checked to their free.  Object accounting
+ * then sees only those.  No way back: a block of theirs is not ours. */
+void pd_hooks_step_aside(void);
+int pd_hooks_aside(void);
+
 /* The site of a call into us other than the allocator's (a freed
  * object's slot): ret is our return address, sp our frame. */
 void pd_hooks_site(pd_site *s, void *ret, const void *sp);

@@ -52,6 +52,15 @@ static PyObject *pd_mallocstats_py(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+static PyObject *pd_step_aside_py(PyObject *self, PyObject *unused)
+{
+    (void)self, (void)unused;
+    if (!pd_hooks_installed())
+        return need_allocator();
+    pd_hooks_step_aside();
+    Py_RETURN_NONE;
+}
+
 static PyObject *pd_allocator_stats_py(PyObject *self, PyObject *unused)
 {
     (void)self, (void)unused;
@@ -77,7 +86,8 @@ static PyObject *pd_allocator_stats_py(PyObject *self, PyObject *unused)
         }
         Py_DECREF(v);
     }
-    return Py_BuildValue("{sNsKsKsKsK}", "domains", doms,
+    return Py_BuildValue("{sNsOsKsKsKsK}", "domains", doms,
+                         "aside", pd_hooks_aside() ? Py_True : Py_False,
                          "quarantine_blocks", (unsigned long long)st.quarantine_blocks,
                          "quarantine_bytes", (unsigned long long)st.quarantine_bytes,
                          "quarantine_limit", (unsigned long long)st.quarantine_limit,
@@ -285,6 +295,9 @@ static PyMethodDef methods[] = {
     {"_exit_check", pd_exit_check_py, METH_NOARGS, "Check the heap (run at exit)."},
     {"mallocstats", pd_mallocstats_py, METH_NOARGS,
      "mallocstats()\n\nPrint pymalloc's statistics and the debug allocator's own to stderr."},
+    {"_step_aside", pd_step_aside_py, METH_NOARGS,
+     "_step_aside()\n\nNew blocks from the interpreter's own allocators from now on (a "
+     "process that runs nothing to check: pytest-xdist's controller); ours stay checked."},
     {"allocator_stats", pd_allocator_stats_py, METH_NOARGS,
      "allocator_stats() -> dict\n\nThe debug allocator's counters as a dict."},
     {"gettotalrefcount", pd_gettotalrefcount_py, METH_NOARGS,

@@ -210,6 +210,22 @@ PyObject *pd_obj_dead_at(uintptr_t addr, size_t size)
     return object_at(addr, size, PD_LOCKED, 0, 0);
 }
 
+/* In a walk (core lock held): the live object in b, recognised once and
+ * then remembered in the block's entry (b->obj): a walk of the whole heap
+ * reads one count per object instead of checking its type again.  What
+ * holds an object keeps it at that place until the block is freed; a count
+ * of 0 there is an object a free list keeps (dead), not counted. */
+static PyObject *walked_obj(pd_block_info *b)
+{
+    if (b->obj != 0) {
+        PyObject *op = (PyObject *)b->obj;
+        return pd_interp_refcnt(op) >= 1 ? op : NULL;
+    }
+    PyObject *op = pd_obj_in_block(b, PD_LOCKED);
+    b->obj = (uintptr_t)op;
+    return op;
+}
+
 int pd_objects_available(void) { return pd_hooks_installed() || pd_pym_active(); }
 
 /* Every block that may hold a live object: the debug allocator's live
@@ -247,7 +263,7 @@ static void collect(pd_block_info *b, void *arg)
     walk *w = arg;
     if (b->serial < w->since)
         return;
-    PyObject *op = pd_obj_in_block(b, PD_LOCKED);
+    PyObject *op = walked_obj(b);
     if (op == NULL || (w->type && Py_TYPE(op) != w->type))
         return;
     if (w->n == w->cap) {
@@ -290,7 +306,7 @@ static void walk_release(walk *w)
 static void total(pd_block_info *b, void *arg)
 {
     walk *w = arg;
-    PyObject *op = pd_obj_in_block(b, PD_LOCKED);
+    PyObject *op = walked_obj(b);
     if (op == NULL || pd_interp_is_immortal(op))
         return;
     w->refs += Py_REFCNT(op);
@@ -585,7 +601,7 @@ static int by_address(const void *a, const void *b)
 static void collect_address(pd_block_info *b, void *arg)
 {
     walk *w = arg;
-    PyObject *op = pd_obj_in_block(b, PD_LOCKED);
+    PyObject *op = walked_obj(b);
     if (op == NULL)
         return;
     if (w->n == w->cap) {

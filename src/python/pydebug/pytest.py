@@ -167,6 +167,17 @@ class _LeakHunter:
     def pytest_unconfigure(self):
         self.leaks.many_checks(False)
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_setupnodes(self, config, specs):
+        # The xdist controller: it runs no test, its workers do (each under
+        # python-debug, children follow).  What it allocates from now on -
+        # the workers' reports, its own bookkeeping - goes to the
+        # interpreter's allocator: checked, it cost as much CPU as a worker
+        # checks tests with, on the same cores.
+        import _pydebug
+        if _pydebug.active:
+            _pydebug._step_aside()
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item, nextitem):
         from _pytest.runner import runtestprotocol
