@@ -496,6 +496,13 @@ static void settle_pending(void)
 static void (*arena_hook)(void);
 void pd_core_set_arena_hook(void (*hook)(void)) { arena_hook = hook; }
 
+/* A heap block's object tag (pd_heap.h); the guarded pool has none. */
+static void set_tag(const pd_entry *e, uint8_t t)
+{
+    if (!pd_guard_owns(e->b.addr))
+        *pd_heap_tag(e) = t;
+}
+
 /* A new block's facts in its entry (lock held; addr and rear are set):
  * serial, domain, site, the object-event bookkeeping and the counts. */
 static void stamp_live(pd_entry *e, pd_domain d, size_t n, const pd_site *s)
@@ -506,7 +513,7 @@ static void stamp_live(pd_entry *e, pd_domain d, size_t n, const pd_site *s)
     e->b.state = PD_LIVE;
     e->alloc = *s;
     e->b.otype = 0;
-    e->b.obj = 0;
+    set_tag(e, d == PD_OBJ ? PD_TAG_UNKNOWN : PD_TAG_NONE);
     e->b.poison = 0;
     e->b.birth = 0;
     if (d == PD_OBJ && ohooks.born) {
@@ -737,6 +744,7 @@ static void retire_common(pd_entry *e, pd_domain caller, const pd_site *s)
         ohooks.retire(&b);
     }
     save_type_words(&e->b);
+    set_tag(e, PD_TAG_NONE);
     e->b.state = PD_QUARANTINED;
     e->free = *s;
 }
@@ -1140,6 +1148,14 @@ typedef struct {
     void *arg;
 } visit_ctx;
 
+/* What a walk found in a heap block (b.obj), for the next walk. */
+static void remember(const pd_entry *e, uintptr_t obj)
+{
+    uintptr_t off = obj - e->b.addr;
+    if (obj != 0 && off <= 32 && off % 16 == 0 && !pd_guard_owns(e->b.addr))
+        *pd_heap_tag(e) = PD_TAG_AT(off);
+}
+
 static void visit_one(pd_entry *e, void *arg)
 {
     visit_ctx *c = arg;
@@ -1147,7 +1163,7 @@ static void visit_one(pd_entry *e, void *arg)
         pd_block_info b;
         pd_entry_core_info(e, &b);
         c->fn(&b, c->arg);
-        e->b.obj = b.obj; /* what fn found, for the next walk */
+        remember(e, b.obj);
     }
 }
 
@@ -1159,6 +1175,39 @@ void pd_visit_live(pd_domain d, pd_visit_fn fn, void *arg)
         settle_pending();
     pd_guard_visit(visit_one, &c);
     pd_heap_visit(visit_one, &c);
+    pd_lock_give(&lock);
+}
+
+typedef struct {
+    pd_visit_fn fn;
+    pd_visit_obj_fn known;
+    void *arg;
+} objects_ctx;
+
+static void unknown_one(pd_entry *e, void *arg)
+{
+    objects_ctx *c = arg;
+    pd_block_info b;
+    pd_entry_core_info(e, &b);
+    c->fn(&b, c->arg);
+    remember(e, b.obj);
+}
+
+static void known_one(uintptr_t obj, void *arg)
+{
+    objects_ctx *c = arg;
+    c->known(obj, c->arg);
+}
+
+void pd_visit_objects(pd_visit_fn fn, pd_visit_obj_fn known, void *arg)
+{
+    visit_ctx g = {PD_OBJ, fn, arg};
+    objects_ctx c = {fn, known, arg};
+    pd_lock_take(&lock);
+    if (pending)
+        settle_pending();
+    pd_guard_visit(visit_one, &g); /* a sampled few: no tags */
+    pd_heap_visit_objects(unknown_one, known_one, &c);
     pd_lock_give(&lock);
 }
 

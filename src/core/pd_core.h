@@ -81,10 +81,10 @@ typedef struct {
      * object and a GC object with a pre-header, saved at free time so a
      * report on a freed block can still name its type. */
     uintptr_t type_words[3];
-    /* A live object block: the object a walk found in it (pd_visit_live's
-     * fn may set it, and the entry keeps it for the next walk), 0 = not
-     * found yet.  An object stays where it was made until its block is
-     * freed, so the next walk reads its count without recognising it again. */
+    /* In a walk of live object blocks: 0, and the walk's fn sets it to the
+     * object it found in the block.  The heap remembers where (its object
+     * tags, pd_heap.h): an object stays where it was made until its block
+     * is freed, so pd_visit_objects hands it over without the block again. */
     uintptr_t obj;
     /* Object accounting: the type this block's object was counted under
      * when it was born (pd_object_hooks), 0 = not counted. */
@@ -159,6 +159,14 @@ int pd_find_block_try(uintptr_t addr, pd_block_info *out);
  * line of each entry, not three); pd_find_block gives them. */
 typedef void (*pd_visit_fn)(pd_block_info *b, void *arg);
 void pd_visit_live(pd_domain d, pd_visit_fn fn, void *arg);
+/* The live object-domain blocks, under the same rules: fn(b) for a block
+ * whose object no walk has found (fn sets b->obj if it finds one),
+ * known(obj) with the address of the object an earlier walk found in a
+ * block, without reading the block's entry.  Whether that object
+ * is alive (a free list keeps dead ones in their blocks) is known's to
+ * ask. */
+typedef void (*pd_visit_obj_fn)(uintptr_t obj, void *arg);
+void pd_visit_objects(pd_visit_fn fn, pd_visit_obj_fn known, void *arg);
 /* Inside a visit or an object hook: copies the live block holding addr
  * (interior pointers too), sites not filled in, to *out and returns 1, or
  * returns 0. */

@@ -168,7 +168,7 @@ static int new_slab(int c, int *fresh_arena)
     d->slot_size = class_size[c];
     d->slot_inv = reciprocal(class_size[c]);
     d->nslots = (uint32_t)(SLAB_SIZE / class_size[c]);
-    size_t mb = d->nslots * sizeof(pd_entry);
+    size_t mb = d->nslots * (sizeof(pd_entry) + 1); /* the entries, then the tags */
     d->meta = pd_sys_map(mb);
     meta_bytes += mb;
     /* Last, and released: pd_heap_prefetch, without the lock, trusts the
@@ -244,8 +244,8 @@ static void *alloc_large(size_t total, pd_entry **entry, int *fresh_arena)
         d->nslabs = (uint32_t)n;
         d->nslots = 1;
         d->slot_size = 0;
-        d->meta = pd_sys_map(sizeof(pd_entry));
-        meta_bytes += sizeof(pd_entry);
+        d->meta = pd_sys_map(sizeof(pd_entry) + 1);
+        meta_bytes += sizeof(pd_entry) + 1;
         for (size_t k = 1; k < n; k++) {
             d[k].kind = SLAB_CONT;
             d[k].back = (uint32_t)k;
@@ -365,6 +365,41 @@ int pd_heap_walk(uint64_t *cursor, pd_block_info *out, int max)
     }
     *cursor = 0;
     return n;
+}
+
+static uint8_t *tags_of(const slab_desc *d) { return (uint8_t *)(d->meta + d->nslots); }
+
+uint8_t *pd_heap_tag(const pd_entry *e)
+{
+    /* a block's user pointer lies in its slot's slab, or a span's head */
+    const slab_desc *d = desc_of(e->b.addr);
+    return &tags_of(d)[e - d->meta];
+}
+
+void pd_heap_visit_objects(void (*unknown)(pd_entry *e, void *arg),
+                           void (*known)(uintptr_t obj, void *arg), void *arg)
+{
+    uint64_t top = bump >> SLAB_SHIFT;
+    for (uint64_t s = 0; s < top; s++) {
+        slab_desc *d = &slabs[s];
+        if (d->kind != SLAB_SMALL && d->kind != SLAB_LARGE)
+            continue;
+        const uint8_t *tags = tags_of(d);
+        uintptr_t user = slab_base(d) + PD_FRONT;
+        for (uint32_t i = 0; i < d->nslots; i++, user += d->slot_size) {
+            /* the object a few slots ahead starts loading meanwhile */
+            if (i + 4 < d->nslots && tags[i + 4] > PD_TAG_UNKNOWN)
+                __builtin_prefetch((const void *)(user + 4 * (uintptr_t)d->slot_size +
+                                                  (uintptr_t)(tags[i + 4] - 2) * 16));
+            uint8_t t = tags[i];
+            if (t == PD_TAG_NONE)
+                continue;
+            if (t == PD_TAG_UNKNOWN)
+                unknown(&d->meta[i], arg);
+            else
+                known(user + (uintptr_t)(t - 2) * 16, arg);
+        }
+    }
 }
 
 void pd_heap_visit(void (*fn)(pd_entry *e, void *arg), void *arg)

@@ -40,10 +40,7 @@ typedef struct {
     uint8_t poison;          /* see pd_block_info */
     uint8_t birth;           /* see pd_block_info */
     uint32_t rear;
-    union {
-        uintptr_t type_words[3]; /* a freed block: see pd_block_info */
-        uintptr_t obj;           /* a live one: see pd_block_info */
-    };
+    uintptr_t type_words[3]; /* see pd_block_info */
     uintptr_t otype;
 } pd_entry_core;
 _Static_assert(sizeof(pd_entry_core) <= 64, "what every allocation and free reads: one line");
@@ -64,10 +61,9 @@ static inline void pd_entry_core_info(const pd_entry *e, pd_block_info *out)
     out->domain = e->b.domain;
     out->state = e->b.state;
     out->rear = e->b.rear;
-    int live = e->b.state == PD_LIVE;
     for (int i = 0; i < 3; i++)
-        out->type_words[i] = live ? 0 : e->b.type_words[i];
-    out->obj = live ? e->b.obj : 0;
+        out->type_words[i] = e->b.type_words[i];
+    out->obj = 0;
     out->otype = e->b.otype;
     out->poison = e->b.poison;
     out->birth = e->b.birth;
@@ -79,6 +75,32 @@ static inline void pd_entry_info(const pd_entry *e, pd_block_info *out)
     out->alloc = e->alloc;
     out->free = e->free;
 }
+
+/* Object tags: one byte per slot, in an array of the slab's own beside
+ * its entries, so that a walk of every live object reads 64 slots' tags a
+ * cache line instead of one entry a line, and then the object itself:
+ *
+ *   PD_TAG_NONE     free, quarantined, or a block of the raw or mem domain;
+ *   PD_TAG_UNKNOWN  a live object-domain block whose object no walk has
+ *                   found yet (new, or holding no object: a dict's keys);
+ *   PD_TAG_AT(off)  a live object-domain block with an object at user
+ *                   pointer + off (0, 16 or 32: behind no header, a GC
+ *                   header, a GC header and a pre-header).
+ *
+ * An object stays where it was made until its block is freed, so a tag,
+ * once found, holds to the free; the allocator writes the first two
+ * (pd_alloc.c), a walk the third. */
+enum { PD_TAG_NONE = 0, PD_TAG_UNKNOWN = 1 };
+#define PD_TAG_AT(off) ((uint8_t)(2 + (off) / 16))
+
+/* The tag of a block of the heap (not of the guarded pool). */
+uint8_t *pd_heap_tag(const pd_entry *e);
+
+/* Every block tagged other than PD_TAG_NONE: unknown(e) for an untagged
+ * one, known(obj) with its object's address for one whose object a walk
+ * found.  Lock held. */
+void pd_heap_visit_objects(void (*unknown)(pd_entry *e, void *arg),
+                           void (*known)(uintptr_t obj, void *arg), void *arg);
 
 /* Reserve the heap.  Returns 0, or -1 if the range cannot be reserved. */
 int pd_heap_init(size_t reserve_bytes);

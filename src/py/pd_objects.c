@@ -210,20 +210,21 @@ PyObject *pd_obj_dead_at(uintptr_t addr, size_t size)
     return object_at(addr, size, PD_LOCKED, 0, 0);
 }
 
-/* In a walk (core lock held): the live object in b, recognised once and
- * then remembered in the block's entry (b->obj): a walk of the whole heap
- * reads one count per object instead of checking its type again.  What
- * holds an object keeps it at that place until the block is freed; a count
- * of 0 there is an object a free list keeps (dead), not counted. */
+/* In a walk (core lock held): the live object in b, which the heap then
+ * remembers (b->obj; pd_visit_objects hands it over from then on). */
 static PyObject *walked_obj(pd_block_info *b)
 {
-    if (b->obj != 0) {
-        PyObject *op = (PyObject *)b->obj;
-        return pd_interp_refcnt(op) >= 1 ? op : NULL;
-    }
     PyObject *op = pd_obj_in_block(b, PD_LOCKED);
     b->obj = (uintptr_t)op;
     return op;
+}
+
+/* An object an earlier walk found, alive if it has a count: a free list
+ * keeps dead ones (count 0) in their blocks. */
+static PyObject *known_obj(uintptr_t obj)
+{
+    PyObject *op = (PyObject *)obj;
+    return pd_interp_refcnt(op) >= 1 ? op : NULL;
 }
 
 int pd_objects_available(void) { return pd_hooks_installed() || pd_pym_active(); }
@@ -234,6 +235,16 @@ static void visit_blocks(pd_visit_fn fn, void *arg)
 {
     if (pd_hooks_installed())
         pd_visit_live(PD_OBJ, fn, arg);
+    else if (pd_pym_active())
+        pd_pym_visit(fn, arg);
+}
+
+/* The same, for a walk that needs only the objects: those found before
+ * come without their blocks (known), from the debug allocator's tags. */
+static void visit_objects(pd_visit_fn fn, pd_visit_obj_fn known, void *arg)
+{
+    if (pd_hooks_installed())
+        pd_visit_objects(fn, known, arg);
     else if (pd_pym_active())
         pd_pym_visit(fn, arg);
 }
@@ -303,15 +314,16 @@ static void walk_release(walk *w)
     pd_sys_unmap(w->v, w->cap * sizeof *w->v);
 }
 
-static void total(pd_block_info *b, void *arg)
+static void add_to_total(walk *w, PyObject *op)
 {
-    walk *w = arg;
-    PyObject *op = walked_obj(b);
     if (op == NULL || pd_interp_is_immortal(op))
         return;
     w->refs += Py_REFCNT(op);
     w->count++;
 }
+
+static void total(pd_block_info *b, void *arg) { add_to_total(arg, walked_obj(b)); }
+static void total_known(uintptr_t obj, void *arg) { add_to_total(arg, known_obj(obj)); }
 
 /* Objects outside the heap that a debug build's total counts: before 3.12
  * the singletons, small ints and one-character strings are static and
@@ -365,7 +377,7 @@ void pd_objects_total(Py_ssize_t *refs, Py_ssize_t *count)
     if (nstatics < 0)
         find_statics();
     walk w = {0};
-    visit_blocks(total, &w);
+    visit_objects(total, total_known, &w);
     for (int i = 0; i < nstatics; i++)
         w.refs += Py_REFCNT(statics[i]);
     w.refs -= statics_base;
@@ -598,10 +610,8 @@ static int by_address(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void collect_address(pd_block_info *b, void *arg)
+static void add_address(walk *w, PyObject *op)
 {
-    walk *w = arg;
-    PyObject *op = walked_obj(b);
     if (op == NULL)
         return;
     if (w->n == w->cap) {
@@ -613,10 +623,13 @@ static void collect_address(pd_block_info *b, void *arg)
     memcpy(&w->v[w->n++], &op, sizeof op);
 }
 
+static void collect_address(pd_block_info *b, void *arg) { add_address(arg, walked_obj(b)); }
+static void address_known(uintptr_t obj, void *arg) { add_address(arg, known_obj(obj)); }
+
 PyObject *pd_objects_addresses(void)
 {
     walk w = {0};
-    visit_blocks(collect_address, &w);
+    visit_objects(collect_address, address_known, &w);
     uintptr_t *a = (uintptr_t *)w.v;
     for (size_t i = 0; i < w.n; i++)
         memcpy(&a[i], &w.v[i], sizeof a[i]);

@@ -532,6 +532,71 @@ static void test_object_events(void)
     expect("");
 }
 
+/* Object tags: a walk that finds an object in a block (b->obj) is handed
+ * that object, not the block, by every later walk, until the block is
+ * freed; blocks of other domains and blocks with no object found keep
+ * coming as blocks. */
+typedef struct {
+    uintptr_t want[3];       /* the "objects" fn finds: user + 0, 16, 32 */
+    int blocks, known, known_ok;
+} tag_walk;
+
+static void tag_fn(pd_block_info *b, void *arg)
+{
+    tag_walk *t = arg;
+    t->blocks++;
+    for (int i = 0; i < 3; i++)
+        if (t->want[i] && b->addr == t->want[i] - (uintptr_t)(16 * i))
+            b->obj = t->want[i];
+}
+
+static void tag_known(uintptr_t obj, void *arg)
+{
+    tag_walk *t = arg;
+    t->known++;
+    for (int i = 0; i < 3; i++)
+        t->known_ok += obj == t->want[i];
+}
+
+static void test_object_tags(void)
+{
+    tag_walk t = {{0}, 0, 0, 0};
+    pd_visit_objects(tag_fn, tag_known, &t);
+    int base_blocks = t.blocks, base_known = t.known;
+    char *o[3];
+    for (int i = 0; i < 3; i++) {
+        o[i] = pd_malloc(PD_OBJ, 64 + (size_t)i * 100000, 0, &site0); /* the last one large */
+        t.want[i] = (uintptr_t)o[i] + (uintptr_t)(16 * i);
+    }
+    void *plain = pd_malloc(PD_OBJ, 40, 0, &site0);   /* holds no object */
+    void *m = pd_malloc(PD_MEM, 64, 0, &site0);
+    t.blocks = t.known = t.known_ok = 0;
+    pd_visit_objects(tag_fn, tag_known, &t);           /* found now */
+    CHECK(t.blocks == base_blocks + 4 && t.known == base_known && t.known_ok == 0);
+    t.blocks = t.known = t.known_ok = 0;
+    pd_visit_objects(tag_fn, tag_known, &t);           /* handed over as objects */
+    CHECK(t.blocks == base_blocks + 1 && t.known == base_known + 3 && t.known_ok == 3);
+    pd_free(PD_OBJ, o[1], &site0);
+    void *again = pd_malloc(PD_OBJ, 64 + 100000, 0, &site0); /* may take o[1]'s place */
+    t.want[1] = 0;
+    t.blocks = t.known = t.known_ok = 0;
+    pd_visit_objects(tag_fn, tag_known, &t);
+    CHECK(t.blocks == base_blocks + 2 && t.known == base_known + 2 && t.known_ok == 2);
+    int seen = 0;
+    pd_visit_live(PD_OBJ, count_visit, &seen);         /* the plain visit: every block */
+    CHECK(seen == base_blocks + base_known + 4);
+    pd_free(PD_OBJ, o[0], &site0);
+    pd_free(PD_OBJ, o[2], &site0);
+    pd_free(PD_OBJ, again, &site0);
+    pd_free(PD_OBJ, plain, &site0);
+    pd_free(PD_MEM, m, &site0);
+    t.want[0] = t.want[2] = 0;
+    t.blocks = t.known = t.known_ok = 0;
+    pd_visit_objects(tag_fn, tag_known, &t);
+    CHECK(t.blocks == base_blocks && t.known == base_known);
+    expect("");
+}
+
 /* Instruction timings: counts and totals exact, percentiles within the
  * histogram's 25%, opcodes kept apart, reset empties. */
 static void test_tsc(void)
@@ -849,6 +914,7 @@ int main(void)
     test_serial_of_live();
     test_counts();
     test_object_events();
+    test_object_tags();
     test_poison();
     test_tsc();
     test_pyconfig();
