@@ -496,6 +496,27 @@ static void settle_pending(void)
 static void (*arena_hook)(void);
 void pd_core_set_arena_hook(void (*hook)(void)) { arena_hook = hook; }
 
+/* Mem and object blocks allocated or freed by a thread other than the one
+ * watched (pd_core_others): whether a measurement could have been moved
+ * by another thread.  Lock held. */
+static unsigned watched_tid;
+static uint64_t others;
+
+static void note_thread(pd_domain d, const pd_site *s)
+{
+    if (d != PD_RAW && s->tid != watched_tid)
+        others++;
+}
+
+uint64_t pd_core_others(unsigned tid)
+{
+    pd_lock_take(&lock);
+    watched_tid = tid;
+    uint64_t n = others;
+    pd_lock_give(&lock);
+    return n;
+}
+
 /* A heap block's object tag (pd_heap.h); the guarded pool has none. */
 static void set_tag(const pd_entry *e, uint8_t t)
 {
@@ -510,6 +531,7 @@ static void stamp_live(pd_entry *e, pd_domain d, size_t n, const pd_site *s)
     e->b.size = n;
     e->b.serial = next_serial++;
     e->b.domain = (uint8_t)d;
+    note_thread(d, s);
     e->b.state = PD_LIVE;
     e->alloc = *s;
     e->b.otype = 0;
@@ -736,6 +758,7 @@ static void retire_common(pd_entry *e, pd_domain caller, const pd_site *s)
     ds->frees++;
     ds->blocks--;
     ds->bytes -= e->b.size;
+    note_thread(d, s);
     if (pending && caller != PD_RAW)
         settle_pending();
     if (d == PD_OBJ && caller != PD_RAW && ohooks.retire) {

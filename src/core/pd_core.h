@@ -241,6 +241,11 @@ uint64_t pd_serial_of_live(const void *p);
 /* The serial the next block will get: blocks with serials at or above it
  * were allocated after this call. */
 uint64_t pd_next_serial(void);
+/* How many mem and object blocks threads other than the watched one have
+ * allocated and freed so far; the thread whose small number (pd_site.tid)
+ * is tid is the watched one from now on.  The difference between two
+ * calls from one thread: whether another touched the heap meanwhile. */
+uint64_t pd_core_others(unsigned tid);
 
 /* Statistics ----------------------------------------------------------- */
 typedef struct {

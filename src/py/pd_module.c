@@ -8,6 +8,7 @@
 #include "pd_configmod.h"
 #include "pd_hooks.h"
 #include "../core/pd_guard.h"
+#include "../core/pd_sys.h"
 #include "pd_module.h"
 #include "pd_objcount.h"
 #include "pd_objects.h"
@@ -50,6 +51,14 @@ static PyObject *pd_mallocstats_py(PyObject *self, PyObject *unused)
     (void)self, (void)unused;
     pd_hooks_print_stats();
     Py_RETURN_NONE;
+}
+
+static PyObject *pd_others_py(PyObject *self, PyObject *unused)
+{
+    (void)self, (void)unused;
+    if (!pd_hooks_installed())
+        return need_allocator();
+    return PyLong_FromUnsignedLongLong(pd_core_others(pd_sys_tid()));
 }
 
 static PyObject *pd_step_aside_py(PyObject *self, PyObject *unused)
@@ -295,6 +304,10 @@ static PyMethodDef methods[] = {
     {"_exit_check", pd_exit_check_py, METH_NOARGS, "Check the heap (run at exit)."},
     {"mallocstats", pd_mallocstats_py, METH_NOARGS,
      "mallocstats()\n\nPrint pymalloc's statistics and the debug allocator's own to stderr."},
+    {"_others", pd_others_py, METH_NOARGS,
+     "_others() -> int\n\nMem and object blocks that threads other than the calling one "
+     "allocated and freed so far (the calling thread is the one watched from now on): two "
+     "calls from one thread say whether another touched the heap in between."},
     {"_step_aside", pd_step_aside_py, METH_NOARGS,
      "_step_aside()\n\nNew blocks from the interpreter's own allocators from now on (a "
      "process that runs nothing to check: pytest-xdist's controller); ours stay checked."},

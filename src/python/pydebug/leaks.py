@@ -19,6 +19,7 @@ result says which figures are approximate."""
 import array
 import collections
 import gc
+import itertools
 import sys
 import types
 
@@ -408,37 +409,46 @@ def _leakcheck(func, args, kwargs, warmup, repeat, sample, name, screen):
     # of them (an int kept for the next subtraction would count as growth).
     threaded = _other_threads()
     # room for the screen's two measured runs too (REPEAT may be 1)
-    vals = array.array("q", bytes(8 * 3 * (max(repeat, 2) + 1)))
+    vals = array.array("q", bytes(8 * 4 * (max(repeat, 2) + 1)))
     gettotal, blocks_bytes = _pydebug.gettotalrefcount, _blocks_and_bytes
+    # Blocks other threads allocated and freed: a run in which they touched
+    # none was measured as if this thread were alone.  Without the debug
+    # allocator nobody counts them: every run is taken as touched.
+    others = _pydebug._others if _pydebug.active else itertools.count().__next__
 
     def measured(n):
         """n runs, measured before the first and after each: the growth
-        in each run, as three lists."""
+        in each run, as three lists, and whether another thread touched
+        the heap during each."""
         for k in range(n + 1):
             if k:
                 func(*args, **kwargs)
                 _settle()
-            vals[3 * k] = gettotal()
-            vals[3 * k + 1], vals[3 * k + 2] = blocks_bytes()
-        return ([vals[3 * k + 3] - vals[3 * k] for k in range(n)],
-                [vals[3 * k + 4] - vals[3 * k + 1] for k in range(n)],
-                [vals[3 * k + 5] - vals[3 * k + 2] for k in range(n)])
+            vals[4 * k + 3] = others()
+            vals[4 * k] = gettotal()
+            vals[4 * k + 1], vals[4 * k + 2] = blocks_bytes()
+        return ([vals[4 * k + 4] - vals[4 * k] for k in range(n)],
+                [vals[4 * k + 5] - vals[4 * k + 1] for k in range(n)],
+                [vals[4 * k + 6] - vals[4 * k + 2] for k in range(n)],
+                [threaded and vals[4 * k + 7] != vals[4 * k + 3] for k in range(n)])
 
     try:
         done = 0
-        # The screen: one warm-up, then one measured run (two while another
-        # thread runs, which can hide one run's growth by freeing what it
-        # made before).  A leak grows in every run once warm, so a run in
-        # which neither the references nor the blocks grew clears the
-        # test; anything else goes on to the full rule below, the screen's
-        # runs counted as warm-ups.  Most tests are clean: they cost two
-        # runs instead of WARMUP + REPEAT.
+        # The screen: one warm-up, then one measured run (two when another
+        # thread allocated or freed during it, which can hide the run's
+        # growth by freeing what it made before).  A leak grows in every
+        # run once warm, so a run in which neither the references nor the
+        # blocks grew clears the test; anything else goes on to the full
+        # rule below, the screen's runs counted as warm-ups.  Most tests
+        # are clean: they cost two runs instead of WARMUP + REPEAT.
         if screen and warmup >= 1:
-            n = 2 if threaded else 1
             func(*args, **kwargs)
             _settle()
-            refs, blocks, nbytes = measured(n)
-            done = 1 + n
+            refs, blocks, nbytes, busy = measured(1)
+            done = 2
+            if busy[0]:
+                refs, blocks, nbytes, busy = measured(2)
+                done = 4
             res.runs = done
             if not any(d >= 1 for d in refs + blocks):
                 res.refs, res.blocks, res.bytes = refs, blocks, nbytes
@@ -449,17 +459,17 @@ def _leakcheck(func, args, kwargs, warmup, repeat, sample, name, screen):
         _settle()
         # Counts are the whole process's: another thread (pytest-xdist's
         # channel reader, say) can free or make objects during a run and
-        # hide one run's growth.  While one runs, a mixed verdict - some
+        # hide one run's growth.  When one did, a mixed verdict - some
         # runs grew, some did not - is measured again, up to RETRIES more
         # times; a set in which every run grew is a leak.  A clean test,
-        # which grows in no run, is measured once, and so is every test of
-        # a program with one thread.
+        # which grows in no run, is measured once, and so is every set of
+        # runs no other thread touched the heap during.
         retries = RETRIES if threaded else 0
         for attempt in range(retries + 1):
-            refs, blocks, nbytes = measured(repeat)
+            refs, blocks, nbytes, busy = measured(repeat)
             if attempt == 0 or _grows(refs) or _grows(blocks):
                 res.refs, res.blocks, res.bytes = refs, blocks, nbytes
-            if res.leaked or not any(d >= 1 for d in refs + blocks):
+            if res.leaked or not any(d >= 1 for d in refs + blocks) or not any(busy):
                 break
         res.runs = max(warmup, done) + repeat * (attempt + 1)
     except BaseException as e:  # the caller decides what a failure means
