@@ -535,7 +535,8 @@ static void stamp_live(pd_entry *e, pd_domain d, size_t n, const pd_site *s)
     e->b.state = PD_LIVE;
     e->alloc = *s;
     e->b.otype = 0;
-    set_tag(e, d == PD_OBJ ? PD_TAG_UNKNOWN : PD_TAG_NONE);
+    if (d == PD_OBJ) /* any other slot's tag is PD_TAG_NONE already: see retire_common */
+        set_tag(e, PD_TAG_UNKNOWN);
     e->b.poison = 0;
     e->b.birth = 0;
     if (d == PD_OBJ && ohooks.born) {
@@ -1202,35 +1203,24 @@ void pd_visit_live(pd_domain d, pd_visit_fn fn, void *arg)
 }
 
 typedef struct {
-    pd_visit_fn fn;
+    visit_ctx live; /* first: the ctx visit_one takes */
     pd_visit_obj_fn known;
-    void *arg;
 } objects_ctx;
-
-static void unknown_one(pd_entry *e, void *arg)
-{
-    objects_ctx *c = arg;
-    pd_block_info b;
-    pd_entry_core_info(e, &b);
-    c->fn(&b, c->arg);
-    remember(e, b.obj);
-}
 
 static void known_one(uintptr_t obj, void *arg)
 {
     objects_ctx *c = arg;
-    c->known(obj, c->arg);
+    c->known(obj, c->live.arg);
 }
 
 void pd_visit_objects(pd_visit_fn fn, pd_visit_obj_fn known, void *arg)
 {
-    visit_ctx g = {PD_OBJ, fn, arg};
-    objects_ctx c = {fn, known, arg};
+    objects_ctx c = {{PD_OBJ, fn, arg}, known};
     pd_lock_take(&lock);
     if (pending)
         settle_pending();
-    pd_guard_visit(visit_one, &g); /* a sampled few: no tags */
-    pd_heap_visit_objects(unknown_one, known_one, &c);
+    pd_guard_visit(visit_one, &c.live); /* a sampled few: no tags */
+    pd_heap_visit_objects(visit_one, known_one, &c);
     pd_lock_give(&lock);
 }
 

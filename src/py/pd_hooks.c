@@ -334,9 +334,7 @@ static void *guarded(pd_domain d, size_t n, int zero, pd_site *s)
 static void *pd_hook_malloc(void *ctx, size_t n)
 {
     pd_site s;
-    if (ASIDE())
-        return PREV(ctx)->malloc(PREV(ctx)->ctx, n);
-    if (PD_BENCH_FLOOR == 2)
+    if (PD_BENCH_FLOOR == 2 || ASIDE())
         return PREV(ctx)->malloc(PREV(ctx)->ctx, n);
     SITE(s);
     if (PD_BENCH_FLOOR == 1) {
