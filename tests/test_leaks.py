@@ -262,13 +262,15 @@ def test_leakcheck(run):
 THREADED = """
 import threading, pydebug, pdleaky
 stop, go, done = threading.Event(), threading.Event(), threading.Event()
-def other():  # idle, or makes and frees objects while a run waits for it
-    while not stop.is_set():
-        if go.wait(0.01):
-            go.clear()
-            junk = [object() for _ in range(10)]
-            del junk
-            done.set()
+def other():  # blocked (no timeout: it must not wake by itself), or makes
+    while True:  # and frees objects while a run waits for it
+        go.wait()
+        go.clear()
+        if stop.is_set():
+            return
+        junk = [object() for _ in range(10)]
+        del junk
+        done.set()
 t = threading.Thread(target=other)
 t.start()
 def busy(f):
@@ -283,6 +285,7 @@ for f in (pdleaky.lk_new_reference, pdleaky.ok_new_reference,
     r = pydebug.leakcheck(f, warmup=1, repeat=1)
     print(r.leaked, r.error, r.cleared, r.runs, len(r.refs))
 stop.set()
+go.set()
 t.join()
 """
 
