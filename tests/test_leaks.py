@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import FRONT, ROOT, known_gap
+from conftest import FRONT, ROOT
 
 SUITE = os.path.join(ROOT, "tests", "data", "leaky_suite")
 
@@ -51,11 +51,7 @@ def run_plugin(py, venv_python, ext_dir, tmp_path, *pytest_args, extra=(), suite
     return proc, results
 
 
-def test_plugin_finds_every_leak(py, venv_python, ext_dir, tmp_path, request):
-    known_gap(request, py, ["3.14", "3.15"],
-              "test_lk_error_path's sample of leaked objects fills with the lists pytest's "
-              "logging capture keeps per run (issue 19's false reports), so the extension's "
-              "list is not among those shown")
+def test_plugin_finds_every_leak(py, venv_python, ext_dir, tmp_path):
     proc, res = run_plugin(py, venv_python, ext_dir, tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     leaking = {name for name, r in res.items() if r["leaked"]}
@@ -71,7 +67,10 @@ def test_plugin_finds_every_leak(py, venv_python, ext_dir, tmp_path, request):
         r = res[name]
         # the first measured run may still move by one (3.13); the others grow
         assert r["leaked"] and all(d >= 1 for d in r["refs"][1:]), r
-        assert tname in r["by_type"], r
+        # exactly the one object per run the C code leaks: none of the
+        # state pytest replaces each run (logging capture's lists of
+        # records, which CPython's free list puts back at the same address)
+        assert r["by_type"].get(tname) == 1, r
         # an orphan of the leaked type, allocated by the C function
         assert any(o["type_name"] == tname and o["kind"] == "orphan"
                    for o in r["objects"]), (name, r)
@@ -83,7 +82,9 @@ def test_plugin_finds_every_leak(py, venv_python, ext_dir, tmp_path, request):
     assert r["refs"][1:] == [1, 1] and all(b <= 0 for b in r["blocks"]), r
     assert EXISTING + " leaked: [" in proc.stdout, proc.stdout
     r = res["test_python_level_leak"]
-    assert r["by_type"] == {"bytearray": 1.0}, r
+    # a bytearray per run (from 3.15 on, its buffer is a bytes object of
+    # its own, which leaks with it)
+    assert r["by_type"].get("bytearray") == 1.0 and set(r["by_type"]) <= {"bytearray", "bytes"}, r
     held = [o for o in r["objects"] if o["kind"] == "reachable" and o["chain"]]
     assert held and held[0]["chain"][-1] == "module test_leaky, global '_hoard'", r
     assert "test_leaky.py" in held[0]["site"], r
