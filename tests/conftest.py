@@ -217,15 +217,6 @@ def run(py, ext_dir):
     return _run
 
 
-def known_gap(request, py, series, reason):
-    """A gap not closed yet on these interpreter series ("3.15", ...): the
-    test still runs, and is expected to fail (strict: a pass says the gap
-    closed and fails the run, so the mark must go)."""
-    if "%d.%d" % tuple(py["ver"][:2]) in series:
-        request.node.add_marker(pytest.mark.xfail(
-            reason="known gap on %s: %s" % ("/".join(series), reason), strict=True))
-
-
 def two_interpreters():
     """The oldest and the newest release interpreter series present, when
     the newest is 3.12 or later (what an install test covers)."""
