@@ -1207,10 +1207,10 @@ typedef struct {
     pd_visit_obj_fn known;
 } objects_ctx;
 
-static void known_one(uintptr_t obj, void *arg)
+static void known_batch(const uintptr_t *objs, size_t n, void *arg)
 {
     objects_ctx *c = arg;
-    c->known(obj, c->live.arg);
+    c->known(objs, n, c->live.arg);
 }
 
 void pd_visit_objects(pd_visit_fn fn, pd_visit_obj_fn known, void *arg)
@@ -1220,7 +1220,7 @@ void pd_visit_objects(pd_visit_fn fn, pd_visit_obj_fn known, void *arg)
     if (pending)
         settle_pending();
     pd_guard_visit(visit_one, &c.live); /* a sampled few: no tags */
-    pd_heap_visit_objects(visit_one, known_one, &c);
+    pd_heap_visit_objects(visit_one, known_batch, &c);
     pd_lock_give(&lock);
 }
 

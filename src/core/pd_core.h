@@ -161,11 +161,12 @@ typedef void (*pd_visit_fn)(pd_block_info *b, void *arg);
 void pd_visit_live(pd_domain d, pd_visit_fn fn, void *arg);
 /* The live object-domain blocks, under the same rules: fn(b) for a block
  * whose object no walk has found (fn sets b->obj if it finds one),
- * known(obj) with the address of the object an earlier walk found in a
- * block, without reading the block's entry.  Whether that object
- * is alive (a free list keeps dead ones in their blocks) is known's to
- * ask. */
-typedef void (*pd_visit_obj_fn)(uintptr_t obj, void *arg);
+ * known(objs, n) with the addresses of objects earlier walks found, a
+ * batch at a time and without reading their blocks' entries (a walk that
+ * reads one word of each object can then ask for the next ones early).
+ * Whether such an object is alive (a free list keeps dead ones in their
+ * blocks) is known's to ask. */
+typedef void (*pd_visit_obj_fn)(const uintptr_t *objs, size_t n, void *arg);
 void pd_visit_objects(pd_visit_fn fn, pd_visit_obj_fn known, void *arg);
 /* Inside a visit or an object hook: copies the live block holding addr
  * (interior pointers too), sites not filled in, to *out and returns 1, or

@@ -377,8 +377,11 @@ uint8_t *pd_heap_tag(const pd_entry *e)
 }
 
 void pd_heap_visit_objects(void (*unknown)(pd_entry *e, void *arg),
-                           void (*known)(uintptr_t obj, void *arg), void *arg)
+                           void (*known)(const uintptr_t *objs, size_t n, void *arg),
+                           void *arg)
 {
+    uintptr_t batch[PD_OBJ_BATCH];
+    size_t n = 0;
     uint64_t top = bump >> SLAB_SHIFT;
     for (uint64_t s = 0; s < top; s++) {
         slab_desc *d = &slabs[s];
@@ -386,20 +389,32 @@ void pd_heap_visit_objects(void (*unknown)(pd_entry *e, void *arg),
             continue;
         const uint8_t *tags = tags_of(d);
         uintptr_t user = slab_base(d) + PD_FRONT;
-        for (uint32_t i = 0; i < d->nslots; i++, user += d->slot_size) {
-            /* the object a few slots ahead starts loading meanwhile */
-            if (i + 4 < d->nslots && tags[i + 4] > PD_TAG_UNKNOWN)
-                __builtin_prefetch((const void *)(user + 4 * (uintptr_t)d->slot_size +
-                                                  (uintptr_t)(tags[i + 4] - 2) * 16));
+        for (uint32_t i = 0; i < d->nslots; i++) {
+            /* most slots of a walked heap are empty: eight tags at a time */
+            if (i % 8 == 0 && i + 8 <= d->nslots) {
+                uint64_t eight;
+                memcpy(&eight, tags + i, sizeof eight);
+                if (eight == 0) {
+                    i += 7;
+                    continue;
+                }
+            }
             uint8_t t = tags[i];
             if (t == PD_TAG_NONE)
                 continue;
-            if (t == PD_TAG_UNKNOWN)
+            if (t == PD_TAG_UNKNOWN) {
                 unknown(&d->meta[i], arg);
-            else
-                known(user + (uintptr_t)(t - 2) * 16, arg);
+                continue;
+            }
+            batch[n++] = user + i * (uintptr_t)d->slot_size + (uintptr_t)(t - 2) * 16;
+            if (n == PD_OBJ_BATCH) {
+                known(batch, n, arg);
+                n = 0;
+            }
         }
     }
+    if (n != 0)
+        known(batch, n, arg);
 }
 
 void pd_heap_visit(void (*fn)(pd_entry *e, void *arg), void *arg)

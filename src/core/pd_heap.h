@@ -97,10 +97,12 @@ enum { PD_TAG_NONE = 0, PD_TAG_UNKNOWN = 1 };
 uint8_t *pd_heap_tag(const pd_entry *e);
 
 /* Every block tagged other than PD_TAG_NONE: unknown(e) for an untagged
- * one, known(obj) with its object's address for one whose object a walk
- * found.  Lock held. */
+ * one; for those whose object a walk found, known(objs, n) with the
+ * objects' addresses, up to PD_OBJ_BATCH at a time.  Lock held. */
+enum { PD_OBJ_BATCH = 256 };
 void pd_heap_visit_objects(void (*unknown)(pd_entry *e, void *arg),
-                           void (*known)(uintptr_t obj, void *arg), void *arg);
+                           void (*known)(const uintptr_t *objs, size_t n, void *arg),
+                           void *arg);
 
 /* Reserve the heap.  Returns 0, or -1 if the range cannot be reserved. */
 int pd_heap_init(size_t reserve_bytes);

@@ -550,12 +550,14 @@ static void tag_fn(pd_block_info *b, void *arg)
             b->obj = t->want[i];
 }
 
-static void tag_known(uintptr_t obj, void *arg)
+static void tag_known(const uintptr_t *objs, size_t n, void *arg)
 {
     tag_walk *t = arg;
-    t->known++;
-    for (int i = 0; i < 3; i++)
-        t->known_ok += obj == t->want[i];
+    for (size_t k = 0; k < n; k++) {
+        t->known++;
+        for (int i = 0; i < 3; i++)
+            t->known_ok += objs[k] == t->want[i];
+    }
 }
 
 static void test_object_tags(void)
