@@ -379,10 +379,20 @@ def leakcheck(func, *args, warmup=3, repeat=3, sample=3, name=None, screen=True,
     # Where the interpreter tells of births (the reference tracer, 3.13.3+
     # while CPython's free lists are on), record them: a tuple taken from a
     # free list then names its own birth site, not an older tuple's.
+    return _check(func, args, kwargs, warmup, repeat, sample, name, screen, 0)
+
+
+def check_after_run(func, warmup, repeat, name):
+    """leakcheck(func), the screen on, for a func the caller has just run
+    once: that run is the first warm-up (the pytest plugin's reported run)."""
+    return _check(func, (), {}, warmup, repeat, 3, name, True, 1)
+
+
+def _check(func, args, kwargs, warmup, repeat, sample, name, screen, warmed):
     births = _pydebug._births(True)
     try:
         _freeze_old()
-        return _leakcheck(func, args, kwargs, warmup, repeat, sample, name, screen)
+        return _leakcheck(func, args, kwargs, warmup, repeat, sample, name, screen, warmed)
     finally:
         if not _many:
             _thaw()
@@ -396,7 +406,7 @@ def _other_threads():
     return threading.active_count() > 1
 
 
-def _leakcheck(func, args, kwargs, warmup, repeat, sample, name, screen):
+def _leakcheck(func, args, kwargs, warmup, repeat, sample, name, screen, warmed):
     if warmup < 0 or repeat < 1:
         raise ValueError("leakcheck: warmup must be >= 0 and repeat >= 1")
     res = LeakResult(name or getattr(func, "__qualname__", repr(func)), warmup, repeat)
@@ -442,7 +452,8 @@ def _leakcheck(func, args, kwargs, warmup, repeat, sample, name, screen):
         # rule below, the screen's runs counted as warm-ups.  Most tests
         # are clean: they cost two runs instead of WARMUP + REPEAT.
         if screen and warmup >= 1:
-            func(*args, **kwargs)
+            if not warmed:
+                func(*args, **kwargs)
             _settle()
             refs, blocks, nbytes, busy = measured(1)
             done = 2

@@ -101,7 +101,7 @@ class _RunState:
     test is measured, not the harness.  A doctest's namespace, which
     doctest empties after each run, is put back before each."""
 
-    def __init__(self, item):
+    def __init__(self, item, globs=None):
         self.item = item
         self.wider = _wider_finalizers(item)
         self.sections = len(getattr(item, "_report_sections", ()))
@@ -114,7 +114,8 @@ class _RunState:
         self.failed_subtests = self.subtests.get(item.nodeid) \
             if self.subtests is not None else None
         dtest = getattr(item, "dtest", None)
-        self.globs = dict(dtest.globs) if dtest is not None else None
+        self.globs = globs if globs is not None else \
+            dict(dtest.globs) if dtest is not None else None
 
     def before(self):
         if self.globs is not None:
@@ -206,6 +207,29 @@ class _LeakHunter:
                 self.hidden = False
                 state.after()
 
+        if nextitem is not None and nextitem.listchain()[:-1] == item.listchain()[:-1]:
+            # The run that counts comes first and is the check's warm-up:
+            # a clean test costs two runs, not three.  Its teardown is then
+            # the same whether it stops at the next test or at the parent
+            # (the next test shares every wider fixture), and its reports
+            # wait for the check, which the call's report carries.
+            item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+            reports = runtestprotocol(item, nextitem=nextitem, log=False)
+            state = _RunState(item, globs=state.globs)  # as pytest left it
+            result = self.leaks.check_after_run(one_run, warmup, repeat, item.nodeid)
+            if failed:
+                result.error = failed[0]
+            del state, failed
+            calls = [r for r in reports if r.when == "call"]
+            if calls:
+                _attach(calls[0], result)
+            self.results[item.nodeid] = _as_report(result)
+            for rep in reports:
+                item.ihook.pytest_runtest_logreport(report=rep)
+            item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+            return True
+        # The last test of its module or class: the run that counts tears
+        # down wider fixtures, so it comes after the check's runs.
         result = self.leaks.leakcheck(one_run, warmup=warmup, repeat=repeat, name=item.nodeid)
         if failed:
             result.error = failed[0]
@@ -231,14 +255,8 @@ class _LeakHunter:
         if getattr(rep, "context", None) is not None:
             return  # a subtest's report (pytest 9's, pytest-subtests')
         result = self.pending.pop(item.nodeid, None)
-        if result is None:
-            return
-        if result.leaked and rep.passed:
-            rep.outcome = "failed"
-            rep.longrepr = result.report()
-        # A plain attribute of JSON values: pytest-xdist sends it with the
-        # report from the worker to the controller.
-        rep.pydebug_leaks = _as_report(result)
+        if result is not None:
+            _attach(rep, result)
 
     def pytest_runtest_logreport(self, report):
         leaks = getattr(report, "pydebug_leaks", None)
@@ -272,6 +290,16 @@ def _one_line(res):
     return "%s: %s references, %s blocks per run%s" % (
         res["name"], res["refs"], res["blocks"],
         "; " + ", ".join("%s %g" % kv for kv in types) if types else "")
+
+
+def _attach(rep, result):
+    """A test's leak check on the report of its call: a leak fails a test
+    that passed.  A plain attribute of JSON values: pytest-xdist sends it
+    with the report from the worker to the controller."""
+    if result.leaked and rep.passed:
+        rep.outcome = "failed"
+        rep.longrepr = result.report()
+    rep.pydebug_leaks = _as_report(result)
 
 
 def _as_report(result):
