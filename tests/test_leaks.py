@@ -90,6 +90,53 @@ def test_plugin_finds_every_leak(py, venv_python, ext_dir, tmp_path):
     assert "test_leaky.py" in held[0]["site"], r
 
 
+# Which run of a test is its leak check's warm-up: pytest's own, unless the
+# test is the last of its class or module (whose reported run tears down
+# the wider fixtures, so it comes after the check's runs).
+ORDER_SUITE = """
+import pdleaky
+
+_runs = {"clean": 0}
+
+
+def test_clean_counted():
+    _runs["clean"] += 1
+
+
+def test_sees_two_runs():
+    assert _runs["clean"] == 2  # the reported run, then the screened one
+
+
+def test_leaks_mid_module():
+    pdleaky.lk_new_reference()
+
+
+class TestLast:
+    def test_first(self):
+        pass
+
+    def test_leaks_last_of_module(self):
+        pdleaky.lk_new_reference()
+"""
+
+
+def test_plugin_warm_up_is_the_reported_run(py, venv_python, ext_dir, tmp_path):
+    suite = tmp_path / "order"
+    suite.mkdir()
+    (suite / "test_order.py").write_text(ORDER_SUITE)
+    proc, res = run_plugin(py, venv_python, ext_dir, tmp_path, "-rA", suite=str(suite))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert any(ln.startswith("PASSED ") and ln.endswith("::test_sees_two_runs")
+               for ln in proc.stdout.splitlines()), proc.stdout
+    leaking = {name for name, r in res.items() if r["leaked"]}
+    assert leaking == {"test_leaks_mid_module", "test_leaks_last_of_module"}, proc.stdout
+    for name in leaking:
+        assert res[name]["by_type"].get("str") == 1, res[name]
+        assert any(ln.startswith("FAILED ") and ln.split(" ")[1].endswith("::" + name)
+                   for ln in proc.stdout.splitlines()), proc.stdout
+    assert len(res) == 5, res
+
+
 # Each process of the run writes down, at its end, whether its allocator
 # stepped aside.
 ASIDE_PROBE = """
