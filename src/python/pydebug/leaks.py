@@ -376,9 +376,6 @@ def leakcheck(func, *args, warmup=3, repeat=3, sample=3, name=None, screen=True,
     LeakResult.  It leaks when references (or blocks) grew in every one of
     the repeat runs.  With screen (and warmup >= 1), a function that grew
     in neither after its first run is cleared there (see _leakcheck)."""
-    # Where the interpreter tells of births (the reference tracer, 3.13.3+
-    # while CPython's free lists are on), record them: a tuple taken from a
-    # free list then names its own birth site, not an older tuple's.
     return _check(func, args, kwargs, warmup, repeat, sample, name, screen, 0)
 
 
@@ -389,6 +386,9 @@ def check_after_run(func, warmup, repeat, name):
 
 
 def _check(func, args, kwargs, warmup, repeat, sample, name, screen, warmed):
+    # Where the interpreter tells of births (the reference tracer, 3.13.3+
+    # while CPython's free lists are on), record them: a tuple taken from a
+    # free list then names its own birth site, not an older tuple's.
     births = _pydebug._births(True)
     try:
         _freeze_old()

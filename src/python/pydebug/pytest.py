@@ -222,8 +222,9 @@ class _LeakHunter:
             del state, failed
             calls = [r for r in reports if r.when == "call"]
             if calls:
-                _attach(calls[0], result)
-            self.results[item.nodeid] = _as_report(result)
+                _attach(calls[0], result)  # logged below: pytest_runtest_logreport
+            else:  # no call phase (its setup failed or skipped)
+                self.results[item.nodeid] = _as_report(result)
             for rep in reports:
                 item.ihook.pytest_runtest_logreport(report=rep)
             item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
