@@ -176,6 +176,53 @@ def test_step_aside(run):
     assert r.out.split() == ["True", "0", "True", "True"], r
 
 
+STEP_IN = """import gc, sys, _pydebug, pdleaky, pydebug
+_pydebug._step_aside()
+class Old:                       # a heap type made while aside
+    pass
+olds = [Old() for _ in range(500)]
+big = bytearray(b"x" * 4000)      # a large block of theirs
+held = object()
+gc.collect()
+adopted = _pydebug._step_in()
+st = _pydebug.allocator_stats()
+print("adopted", adopted > 500, st["adopted_objects"] == adopted, st["aside"])
+new = Old()                      # ours, of a type of theirs: still recognised
+print("found", any(o is new for o in _pydebug.getobjects(0, Old)),
+      len(_pydebug.getobjects(0, Old)))
+def grows(f):
+    t0 = _pydebug.gettotalrefcount()
+    f()
+    return _pydebug.gettotalrefcount() - t0
+nothing = lambda: None
+five = lambda: pdleaky.leak(held, 5)   # five references leaked to an adopted object
+grows(nothing), grows(five)
+print("refs", grows(five) - grows(nothing))
+def freed():
+    d = _pydebug.allocator_stats()["domains"]
+    return d["object"]["foreign_frees"] + d["mem"]["foreign_frees"]
+f0 = freed()
+del olds, big
+gc.collect()
+print("theirs freed", freed() - f0 >= 501, _pydebug.allocator_stats()["adopted_objects"] <= adopted - 501)
+print("errors", pydebug.check_heap(), _pydebug.allocator_stats()["errors"])
+"""
+
+
+def test_step_in(run):
+    """After _step_aside() then _step_in() (the leak hunter's start-up and
+    collection): the objects the interpreter's allocator made meanwhile are
+    adopted, so a reference total counts a reference to one of them and a
+    new instance of a class made aside is recognised; their blocks are
+    freed there, counted as foreign frees, and leave the adopted; nothing
+    is reported."""
+    r = run(STEP_IN)
+    assert r.rc == 0, r
+    assert "==python-debug==" not in r.err, r
+    assert r.out.split() == ["adopted", "True", "True", "False", "found", "True", "501",
+                             "refs", "5", "theirs", "freed", "True", "True", "errors", "0", "0"], r
+
+
 def test_allocator_off(run):
     r = run(PROGRAM.format(call="clean()") + "import pydebug; print(pydebug.active)\n",
             "malloc=off")

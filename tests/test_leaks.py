@@ -141,10 +141,12 @@ def test_plugin_warm_up_is_the_reported_run(py, venv_python, ext_dir, tmp_path):
 # stepped aside.
 ASIDE_PROBE = """
 import os, _pydebug
+AT_IMPORT = _pydebug.allocator_stats()["aside"]  # loaded (-p) before pytest configures
 def pytest_sessionfinish(session):
     role = "worker" if hasattr(session.config, "workerinput") else "controller"
+    st = _pydebug.allocator_stats()
     with open(os.path.join(%r, "aside-%%s-%%d" %% (role, os.getpid())), "w") as f:
-        f.write("%%s %%s" %% (role, _pydebug.allocator_stats()["aside"]))
+        f.write("%%s %%s %%s %%s" %% (role, AT_IMPORT, st["aside"], st["adopted_objects"] > 1000))
 """
 
 
@@ -152,7 +154,9 @@ def test_plugin_under_xdist_one_summary(py, venv_python, ext_dir, tmp_path):
     """-n 2: every worker runs under python-debug and checks its tests; the
     controller prints one summary and writes every test's result.  The
     controller, which runs no test, steps its allocator aside; the workers
-    keep theirs (they found every leak above)."""
+    start aside and step in at their first test, adopting what was made
+    before (they found every leak above, a leaked reference to an object
+    made at collection included)."""
     (tmp_path / "aside_probe.py").write_text(ASIDE_PROBE % str(tmp_path))
     proc, res = run_plugin(py, venv_python, ext_dir, tmp_path, "-n", "2", "-p", "aside_probe")
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -161,7 +165,8 @@ def test_plugin_under_xdist_one_summary(py, venv_python, ext_dir, tmp_path):
     assert proc.stdout.count("python-debug leaks (3:3)") == 1, proc.stdout
     assert "[gw" in proc.stdout  # the workers' reports
     roles = sorted(p.read_text() for p in tmp_path.glob("aside-*"))
-    assert roles == ["controller True", "worker False", "worker False"], roles
+    assert roles == ["controller False True False", "worker True False True",
+                     "worker True False True"], roles
     # blocks the controller made before stepping aside were freed after it,
     # by us: no report of a bad free or of damage
     assert "==python-debug== ERROR" not in proc.stderr, proc.stderr

@@ -508,6 +508,15 @@ static void note_thread(pd_domain d, const pd_site *s)
         others++;
 }
 
+void pd_core_foreign_free(pd_domain d, unsigned tid)
+{
+    pd_lock_take(&lock);
+    stats.dom[d].foreign_frees++;
+    if (d != PD_RAW && tid != watched_tid)
+        others++;
+    pd_lock_give(&lock);
+}
+
 uint64_t pd_core_others(unsigned tid)
 {
     pd_lock_take(&lock);

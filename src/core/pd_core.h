@@ -247,6 +247,10 @@ uint64_t pd_next_serial(void);
  * is tid is the watched one from now on.  The difference between two
  * calls from one thread: whether another touched the heap meanwhile. */
 uint64_t pd_core_others(unsigned tid);
+/* A block of the allocator below us (a foreign one) was freed in domain d
+ * by thread tid: counted in the domain's foreign_frees and, for a mem or
+ * object block freed by another thread, in pd_core_others. */
+void pd_core_foreign_free(pd_domain d, unsigned tid);
 
 /* Statistics ----------------------------------------------------------- */
 typedef struct {

@@ -306,6 +306,8 @@ void pd_heap_release(pd_entry *e, uintptr_t addr, size_t size, uint32_t rear, ui
     large_free_head = (uint32_t)(d - slabs) + 1;
 }
 
+int pd_heap_owns(uintptr_t p) { return p >= heap_lo && p - heap_lo < reserve; }
+
 pd_where pd_heap_lookup(uintptr_t p, pd_entry **entry)
 {
     if (p < heap_lo || p - heap_lo >= reserve)

@@ -157,6 +157,8 @@ typedef enum { PD_NOT_OURS = 0, PD_EXACT, PD_INTERIOR, PD_NO_BLOCK } pd_where;
  * leading to its entry were written before it was handed out, and the
  * heap's top is read atomically. */
 pd_where pd_heap_lookup(uintptr_t p, pd_entry **entry);
+/* Whether p lies in the heap's range (pd_heap_lookup's first test). */
+int pd_heap_owns(uintptr_t p);
 /* Start loading the entry of the block at p (a pointer about to be
  * freed), if it is a small block of ours - the line a free reads and the
  * one its site goes to: the caller then does other work (capturing that

@@ -131,6 +131,13 @@ int main(int argc, char **argv)
         Py_ExitStatusException(st);
 
     pd_hooks_install(&cfg);
+    /* The leak hunter's xdist workers start aside: their start-up and
+     * collection need no checking, and its plugin steps in at the first
+     * test (pydebug/pytest.py).  Taken out, so their children start in. */
+    char *aside = take_env("PYDEBUG_ASIDE");
+    if (aside != NULL && !strcmp(aside, "1"))
+        pd_hooks_step_aside();
+    free(aside);
     if (cfg.crash)
         pd_crash_install();
     if (PyImport_AppendInittab("_pydebug", pd_module_init) < 0)

@@ -12,6 +12,7 @@
 
 #include "interp/pd_interp.h"
 #include "pd_codes.h"
+#include "pd_foreign.h"
 #include "pd_hooks.h"
 #include "pd_objects.h"
 #include "pd_pyframe.h"
@@ -304,25 +305,59 @@ static void maybe_print_arena_stats(void);
 /* Stepping aside (pd_hooks_step_aside): from then on new blocks come from
  * the allocators that were installed before us, and a pointer outside our
  * heap and pool - one of those - goes back to them; the blocks we gave out
- * are still resized and freed by us, with every check.  Read without
- * ordering: a call racing the switch goes either way, and either is right,
- * since where a block goes back is decided by where it lies. */
-static atomic_int aside;
+ * are still resized and freed by us, with every check.  Stepping back in
+ * (pd_hooks_step_in) makes new blocks ours again, but theirs stay theirs to
+ * their free: once aside, a pointer is always asked where it lies.  Read
+ * without ordering: a call racing a switch goes either way, and either is
+ * right, since where a block goes back is decided by where it lies. */
+static atomic_int aside, foreign;
 #define ASIDE() __builtin_expect(atomic_load_explicit(&aside, memory_order_relaxed), 0)
+#define FOREIGN() __builtin_expect(atomic_load_explicit(&foreign, memory_order_relaxed), 0)
+/* Inside their realloc of one of their blocks: pymalloc, growing a block
+ * past its largest class, asks the raw domain for the new one, which must
+ * be theirs too (their free of it will be). */
+static _Thread_local __attribute__((tls_model("initial-exec"))) int in_theirs;
+#define THEIRS() (ASIDE() || (FOREIGN() && in_theirs))
 
 static int ours(const void *p)
 {
-    pd_entry *e;
-    return pd_guard_owns((uintptr_t)p) || pd_heap_lookup((uintptr_t)p, &e) != PD_NOT_OURS;
+    return pd_guard_owns((uintptr_t)p) || pd_heap_owns((uintptr_t)p);
 }
 
 void pd_hooks_step_aside(void)
 {
-    if (installed)
+    if (installed) {
+        atomic_store(&foreign, 1);
         atomic_store(&aside, 1);
+    }
 }
 
+void pd_hooks_step_in(void) { atomic_store(&aside, 0); }
+
 int pd_hooks_aside(void) { return atomic_load(&aside); }
+int pd_hooks_foreign(void) { return atomic_load(&foreign); }
+
+/* A block of theirs freed: an object's leaves the adopted objects
+ * (pd_foreign.h); once back in, the free is counted, so that the live
+ * blocks measured are ours less theirs freed since. */
+static void free_theirs(pd_domain d, void *p)
+{
+    if (d == PD_OBJ)
+        pd_foreign_forget((uintptr_t)p);
+    if (!ASIDE())
+        pd_core_foreign_free(d, pd_sys_tid());
+    previous[d].free(previous[d].ctx, p);
+}
+
+static void *realloc_theirs(pd_domain d, void *p, size_t n)
+{
+    in_theirs++;
+    void *q = previous[d].realloc(previous[d].ctx, p, n);
+    in_theirs--;
+    if (q != NULL && p != NULL && d == PD_OBJ)
+        pd_foreign_moved((uintptr_t)p, (uintptr_t)q, n);
+    return q;
+}
 
 /* A sampled allocation in a guarded slot, or NULL (the pool is full). */
 static void *guarded(pd_domain d, size_t n, int zero, pd_site *s)
@@ -334,7 +369,7 @@ static void *guarded(pd_domain d, size_t n, int zero, pd_site *s)
 static void *pd_hook_malloc(void *ctx, size_t n)
 {
     pd_site s;
-    if (PD_BENCH_FLOOR == 2 || ASIDE())
+    if (PD_BENCH_FLOOR == 2 || THEIRS())
         return PREV(ctx)->malloc(PREV(ctx)->ctx, n);
     SITE(s);
     if (PD_BENCH_FLOOR == 1) {
@@ -354,7 +389,7 @@ static void *pd_hook_calloc(void *ctx, size_t nelem, size_t elsize)
     if (elsize != 0 && nelem > SIZE_MAX / elsize)
         return NULL;
     pd_site s;
-    if (PD_BENCH_FLOOR == 2 || ASIDE())
+    if (PD_BENCH_FLOOR == 2 || THEIRS())
         return PREV(ctx)->calloc(PREV(ctx)->ctx, nelem, elsize);
     SITE(s);
     if (PD_BENCH_FLOOR == 1) {
@@ -369,8 +404,10 @@ static void *pd_hook_calloc(void *ctx, size_t nelem, size_t elsize)
 static void *pd_hook_realloc(void *ctx, void *p, size_t n)
 {
     pd_site s;
-    if (PD_BENCH_FLOOR == 2 || (ASIDE() && (p == NULL || !ours(p))))
+    if (PD_BENCH_FLOOR == 2)
         return PREV(ctx)->realloc(PREV(ctx)->ctx, p, n);
+    if (FOREIGN() && (p == NULL ? THEIRS() : !ours(p)))
+        return realloc_theirs(DOMAIN(ctx), p, n);
     SITE(s);
     if (PD_BENCH_FLOOR == 1) {
         KEEP(s);
@@ -390,11 +427,15 @@ static void pd_hook_free(void *ctx, void *p)
 {
     if (p == NULL)
         return;
-    if (PD_BENCH_FLOOR == 2 || (ASIDE() && !ours(p))) {
+    if (PD_BENCH_FLOOR == 2) {
         PREV(ctx)->free(PREV(ctx)->ctx, p);
         return;
     }
     pd_entry *e = pd_heap_prefetch((uintptr_t)p); /* it arrives while we capture */
+    if (FOREIGN() && e == NULL && !ours(p)) {
+        free_theirs(DOMAIN(ctx), p);
+        return;
+    }
     pd_site s;
     SITE(s);
     if (PD_BENCH_FLOOR == 1) {
@@ -704,6 +745,8 @@ void pd_hooks_install(const pd_config *cfg)
         return; /* pymalloc prints its own statistics (see pd_config_parse) */
     }
     pd_core_init(&cfg->core);
+    /* Below our hooks: what pymalloc holds once we step aside. */
+    pd_pym_track();
     if (cfg->mallocstats) {
         pd_core_set_arena_hook(on_new_arena);
         stats_on_arena = 1;

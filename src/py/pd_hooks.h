@@ -46,12 +46,18 @@ int pd_hooks_installed(void);
 int pd_hooks_guarding(void);
 
 /* Step aside (GIL held): new blocks come from the interpreter's own
- * allocators from now on, for a process that runs nothing to check (the
- * pytest-xdist controller, whose workers run the tests under python-debug);
- * the blocks already ours stay checked to their free.  Object accounting
- * then sees only those.  No way back: a block of theirs is not ours. */
+ * allocators from now on, for a process or a stretch of one with nothing
+ * to check (the pytest-xdist controller; a leak hunter's start-up and
+ * collection); the blocks already ours stay checked to their free.  Object
+ * accounting then sees only those. */
 void pd_hooks_step_aside(void);
+/* Step back in: new blocks are ours again.  Theirs stay theirs, freed
+ * there; the caller adopts their objects first (pd_objects_adopt_foreign),
+ * so that accounting sees them. */
+void pd_hooks_step_in(void);
 int pd_hooks_aside(void);
+/* Whether we ever stepped aside: blocks of theirs may be live. */
+int pd_hooks_foreign(void);
 
 /* The site of a call into us other than the allocator's (a freed
  * object's slot): ret is our return address, sp our frame. */

@@ -6,6 +6,7 @@
 
 #include "pd_compat.h"
 #include "pd_configmod.h"
+#include "pd_foreign.h"
 #include "pd_hooks.h"
 #include "../core/pd_guard.h"
 #include "../core/pd_sys.h"
@@ -70,6 +71,19 @@ static PyObject *pd_step_aside_py(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* Adopt first, then step in: an object made in between would be ours. */
+static PyObject *pd_step_in_py(PyObject *self, PyObject *unused)
+{
+    (void)self, (void)unused;
+    if (!pd_hooks_installed())
+        return need_allocator();
+    if (!pd_hooks_aside())
+        return PyLong_FromSize_t(0);
+    size_t n = pd_objects_adopt_foreign();
+    pd_hooks_step_in();
+    return PyLong_FromSize_t(n);
+}
+
 static PyObject *pd_allocator_stats_py(PyObject *self, PyObject *unused)
 {
     (void)self, (void)unused;
@@ -95,12 +109,13 @@ static PyObject *pd_allocator_stats_py(PyObject *self, PyObject *unused)
         }
         Py_DECREF(v);
     }
-    return Py_BuildValue("{sNsOsKsKsKsK}", "domains", doms,
+    return Py_BuildValue("{sNsOsKsKsKsKsn}", "domains", doms,
                          "aside", pd_hooks_aside() ? Py_True : Py_False,
                          "quarantine_blocks", (unsigned long long)st.quarantine_blocks,
                          "quarantine_bytes", (unsigned long long)st.quarantine_bytes,
                          "quarantine_limit", (unsigned long long)st.quarantine_limit,
-                         "errors", (unsigned long long)st.errors);
+                         "errors", (unsigned long long)st.errors,
+                         "adopted_objects", (Py_ssize_t)pd_foreign_count());
 }
 
 /* Object accounting (pd_objects.h, pd_objcount.h) ----------------------- */
@@ -311,6 +326,11 @@ static PyMethodDef methods[] = {
     {"_step_aside", pd_step_aside_py, METH_NOARGS,
      "_step_aside()\n\nNew blocks from the interpreter's own allocators from now on (a "
      "process that runs nothing to check: pytest-xdist's controller); ours stay checked."},
+    {"_step_in", pd_step_in_py, METH_NOARGS,
+     "_step_in() -> int\n\nAfter _step_aside(): new blocks are ours again.  The objects the "
+     "interpreter's allocator holds are adopted first, so that object accounting still counts "
+     "them; returns how many (0 when not aside).  Run gc.collect() before, to empty CPython's "
+     "free lists."},
     {"allocator_stats", pd_allocator_stats_py, METH_NOARGS,
      "allocator_stats() -> dict\n\nThe debug allocator's counters as a dict."},
     {"gettotalrefcount", pd_gettotalrefcount_py, METH_NOARGS,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "interp/pd_interp.h"
+#include "pd_foreign.h"
 #include "pd_hooks.h"
 #include "pd_objects.h"
 #include "pd_pyframe.h"
@@ -117,13 +118,20 @@ static int readable_static(uintptr_t a, size_t len)
     return lo > 0 && a <= UINTPTR_MAX - len && a + len <= t->v[lo - 1].hi;
 }
 
+/* While pd_objects_adopt_foreign walks pymalloc's blocks, a heap type made
+ * while we stood aside is found there; after, among the adopted. */
+static int adopting;
+
 static int live_block(uintptr_t addr, pd_lockstate ls, pd_block_info *out)
 {
     if (pd_pym_active())
         return pd_pym_find(addr, out);
-    if (ls == PD_LOCKED)
-        return pd_locked_find(addr, out);
-    return pd_find_block(addr, 1, out) && out->state == PD_LIVE;
+    if (ls == PD_LOCKED ? pd_locked_find(addr, out)
+                        : pd_find_block(addr, 1, out) && out->state == PD_LIVE)
+        return 1;
+    if (!pd_hooks_foreign())
+        return 0;
+    return adopting ? pd_pym_find(addr, out) : pd_foreign_find(addr, out);
 }
 
 static int is_type(uintptr_t t, pd_lockstate ls, int depth)
@@ -233,20 +241,44 @@ int pd_objects_available(void) { return pd_hooks_installed() || pd_pym_active();
  * object-domain blocks (with its lock held), or pymalloc's. */
 static void visit_blocks(pd_visit_fn fn, void *arg)
 {
-    if (pd_hooks_installed())
+    if (pd_hooks_installed()) {
         pd_visit_live(PD_OBJ, fn, arg);
-    else if (pd_pym_active())
+        pd_foreign_visit_blocks(fn, arg);
+    } else if (pd_pym_active()) {
         pd_pym_visit(fn, arg);
+    }
 }
 
 /* The same, for a walk that needs only the objects: those found before
  * come without their blocks (known), from the debug allocator's tags. */
 static void visit_objects(pd_visit_fn fn, pd_visit_obj_fn known, void *arg)
 {
-    if (pd_hooks_installed())
+    if (pd_hooks_installed()) {
         pd_visit_objects(fn, known, arg);
-    else if (pd_pym_active())
+        pd_foreign_visit(known, arg);
+    } else if (pd_pym_active()) {
         pd_pym_visit(fn, arg);
+    }
+}
+
+/* Stepping back in (pd_foreign.h): every live pymalloc block holding an
+ * object joins the adopted.  Blocks pymalloc holds for another domain
+ * rarely pass for an object; one that does counts as one, as under -X
+ * malloc=objects. */
+static void adopt(pd_block_info *b, void *arg)
+{
+    (void)arg;
+    PyObject *op = object_at(b->addr, b->size, PD_UNLOCKED, 1, PY_SSIZE_T_MAX);
+    if (op != NULL)
+        pd_foreign_add(b->addr, b->size, (uintptr_t)op);
+}
+
+size_t pd_objects_adopt_foreign(void)
+{
+    adopting = 1;
+    pd_pym_visit(adopt, NULL);
+    adopting = 0;
+    return pd_foreign_count();
 }
 
 /* Walks ---------------------------------------------------------------------

@@ -44,6 +44,11 @@ void pd_objects_modules_changed(void);
 /* Whether the walk-based queries work (the debug allocator is on). */
 int pd_objects_available(void);
 
+/* Before the debug allocator steps back in (pd_hooks_step_in), GIL held:
+ * the objects pymalloc holds, made while it stood aside, join every walk
+ * from now on (pd_foreign.h).  Returns how many objects are adopted. */
+size_t pd_objects_adopt_foreign(void);
+
 /* Sum of reference counts of live, mortal heap objects; and their number. */
 void pd_objects_total(Py_ssize_t *refs, Py_ssize_t *count);
 

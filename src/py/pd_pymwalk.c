@@ -201,7 +201,7 @@ static void obj_free(void *ctx, void *p)
     prev_obj.free(prev_obj.ctx, p);
 }
 
-int pd_pym_install(void)
+static int install(void)
 {
     PyObject_GetArenaAllocator(&prev_arena);
     PyObjectArenaAllocator a = {NULL, arena_alloc, arena_free};
@@ -220,9 +220,17 @@ int pd_pym_install(void)
     }
     PyMemAllocatorEx o = {NULL, obj_malloc, obj_calloc, obj_realloc, obj_free};
     PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &o);
+    return 0;
+}
+
+int pd_pym_install(void)
+{
+    install();
     active = 1;
     return 0;
 }
+
+void pd_pym_track(void) { install(); }
 
 /* Walking --------------------------------------------------------------------- */
 

@@ -19,6 +19,11 @@
  * out as we read it. */
 int pd_pym_install(void);
 int pd_pym_active(void);
+/* The same bookkeeping under the debug allocator, which then hands
+ * pymalloc the blocks it makes while it stands aside (pd_hooks.h): the
+ * walk finds them when it steps back in.  Not the accounting backend:
+ * pd_pym_active() stays 0. */
+void pd_pym_track(void);
 /* After initialization: make sure the walk finds a fresh object; -1 if not. */
 int pd_pym_selftest(void);
 

@@ -65,6 +65,11 @@ def pytest_configure(config):
     # The hooks that do the work exist only with --leaks: without it the
     # plugin is these four functions, and adds nothing to a test's run.
     config.pluginmanager.register(_LeakHunter(config, _parse(spec)), "pydebug-leak-hunter")
+    # Collection needs no checking: the interpreter's own allocator makes
+    # it, and the debug allocator steps back in at the first test
+    # (_LeakHunter._step_in).  An xdist worker started aside.
+    if _pydebug.active:
+        _pydebug._step_aside()
 
 
 def _is_function_finish(f):
@@ -161,6 +166,7 @@ class _LeakHunter:
         self.pending = {}   # nodeid -> LeakResult, until its report carries it
         self.results = {}   # nodeid -> the result as on the report (dicts)
         self.hidden = False  # in one of the runs the leak hunter makes
+        self.stepped_in = False  # the debug allocator back for the tests
         from . import leaks  # needs _pydebug: only under python-debug
         self.leaks = leaks
         leaks.many_checks(True)
@@ -175,13 +181,34 @@ class _LeakHunter:
         # the workers' reports, its own bookkeeping - goes to the
         # interpreter's allocator: checked, it cost as much CPU as a worker
         # checks tests with, on the same cores.
+        import os
         import _pydebug
         if _pydebug.active:
             _pydebug._step_aside()
+            # The workers start aside (the python-debug host takes this
+            # out of their environment): their start-up and collection
+            # need no checking either.
+            os.environ["PYDEBUG_ASIDE"] = "1"
+
+    def _step_in(self):
+        """Before the first test: the debug allocator steps back in.  What
+        the interpreter's allocator made meanwhile (modules, the collected
+        tests) is adopted, so that a leaked reference to it still counts;
+        a full collection first empties CPython's free lists, whose objects
+        would otherwise come back to life unseen."""
+        import gc
+        import _pydebug
+        self.stepped_in = True
+        if _pydebug.active and _pydebug.allocator_stats()["aside"]:
+            gc.collect()
+            _pydebug._step_in()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item, nextitem):
         from _pytest.runner import runtestprotocol
+
+        if not self.stepped_in:
+            self._step_in()
 
         warmup, repeat = self.spec
         failed = []
