@@ -1,10 +1,11 @@
 #!/bin/sh
-# The C core's unit tests, built three ways: plain, AddressSanitizer and
+# The C core's unit tests (and src/py/pd_foreign.c, a table with no Python in
+# it), built three ways: plain, AddressSanitizer and
 # UndefinedBehaviorSanitizer.  Reports they trigger on purpose go to stderr.
 set -e
 cd "$(dirname "$0")/.."
 mkdir -p build/core-tests
-src="tests/core/test_core.c src/core/*.c"
+src="tests/core/test_core.c src/core/*.c src/py/pd_foreign.c"
 flags="-std=c11 -Wall -Wextra -Werror -g -pthread"
 for variant in plain asan ubsan; do
     case $variant in

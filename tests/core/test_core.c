@@ -20,6 +20,7 @@
 #include "../../src/core/pd_pyconfig.h"
 #include "../../src/core/pd_stack.h"
 #include "../../src/core/pd_tsc.h"
+#include "../../src/py/pd_foreign.h"
 
 static int failures, passes;
 #define CHECK(cond) do { if (cond) passes++; else { failures++; \
@@ -891,6 +892,81 @@ static void test_scan_user(void)
     CHECK(!pd_stack_have_user());
 }
 
+/* The adopted objects' table (src/py/pd_foreign.c, no Python in it):
+ * dense arrays with an index, entries dropped by moving the last one in. */
+static uintptr_t visited_sum;
+static size_t visited_n, visited_blocks;
+static void sum_objs(const uintptr_t *objs, size_t n, void *arg)
+{
+    (void)arg;
+    for (size_t i = 0; i < n; i++)
+        visited_sum += objs[i];
+    visited_n += n;
+}
+static void count_blocks(pd_block_info *b, void *arg)
+{
+    (void)arg;
+    visited_blocks += b->domain == PD_OBJ && b->state == PD_LIVE;
+}
+
+static void test_foreign(void)
+{
+    enum { N = 100000 };
+    const uintptr_t base = 0x10000000;
+    for (uintptr_t i = 0; i < N; i++)  /* objects 0, 16 or 32 bytes in */
+        pd_foreign_add(base + i * 64, 64, base + i * 64 + (i % 3) * 16);
+    pd_foreign_add(base, 64, base);     /* a block already there: no second entry */
+    CHECK(pd_foreign_count() == N);
+    for (uintptr_t i = 0; i < N; i += 2)
+        pd_foreign_forget(base + i * 64);
+    pd_foreign_forget(base + 7);        /* never added: nothing happens */
+    CHECK(pd_foreign_count() == N / 2);
+    pd_block_info b;
+    int found_odd = 1, gone_even = 1;
+    for (uintptr_t i = 0; i < N; i++) {
+        uintptr_t obj = base + i * 64 + (i % 3) * 16;
+        int f = pd_foreign_find(obj, &b);
+        if (i % 2)
+            found_odd &= f && b.addr == base + i * 64 && b.size == 64;
+        else
+            gone_even &= !f;
+    }
+    CHECK(found_odd);
+    CHECK(gone_even);
+    CHECK(!pd_foreign_find(base + 64 + 8, &b));  /* not an object's start */
+    /* Resized: the object keeps its offset in the new block. */
+    pd_foreign_moved(base + 64, 0x20000000, 200);
+    CHECK(pd_foreign_find(0x20000000 + 16, &b) && b.addr == 0x20000000 && b.size == 200);
+    CHECK(!pd_foreign_find(base + 64 + 16, &b));
+    uintptr_t want = 0;
+    for (uintptr_t i = 3; i < N; i += 2)
+        want += base + i * 64 + (i % 3) * 16;
+    want += 0x20000000 + 16;
+    pd_foreign_visit(sum_objs, NULL);
+    pd_foreign_visit_blocks(count_blocks, NULL);
+    CHECK(visited_n == N / 2 && visited_sum == want && visited_blocks == N / 2);
+    for (uintptr_t i = 3; i < N; i += 2)
+        pd_foreign_forget(base + i * 64);
+    pd_foreign_forget(0x20000000);
+    CHECK(pd_foreign_count() == 0);
+    /* Foreign frees counted per domain; another thread's in pd_core_others. */
+    pd_stats st0, st1;
+    pd_get_stats(&st0);
+    uint64_t o0 = pd_core_others(1);
+    pd_core_foreign_free(PD_OBJ, 1);
+    pd_core_foreign_free(PD_MEM, 2);
+    pd_core_foreign_free(PD_RAW, 2);
+    pd_get_stats(&st1);
+    CHECK(st1.dom[PD_OBJ].foreign_frees - st0.dom[PD_OBJ].foreign_frees == 1);
+    CHECK(st1.dom[PD_MEM].foreign_frees - st0.dom[PD_MEM].foreign_frees == 1);
+    CHECK(pd_core_others(1) - o0 == 1);
+    /* Ours by range alone. */
+    void *p = pd_malloc(PD_MEM, 10, 0, &site0);
+    int x;
+    CHECK(pd_heap_owns((uintptr_t)p) && !pd_heap_owns((uintptr_t)&x));
+    pd_free(PD_MEM, p, &site0);
+}
+
 int main(void)
 {
     report_fd = mkstemp(report_path);
@@ -924,6 +1000,7 @@ int main(void)
     test_guard();
     test_guard_threads();
     test_scan_user();
+    test_foreign();
     pd_stats st;
     pd_get_stats(&st);
     CHECK(st.errors == 27);
