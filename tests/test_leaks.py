@@ -165,10 +165,40 @@ def test_plugin_under_xdist_one_summary(py, venv_python, ext_dir, tmp_path):
     assert proc.stdout.count("python-debug leaks (3:3)") == 1, proc.stdout
     assert "[gw" in proc.stdout  # the workers' reports
     roles = sorted(p.read_text() for p in tmp_path.glob("aside-*"))
-    assert roles == ["controller False True False", "worker True False True",
+    assert roles == ["controller True True False", "worker True False True",
                      "worker True False True"], roles
     # blocks the controller made before stepping aside were freed after it,
     # by us: no report of a bad free or of damage
+    assert "==python-debug== ERROR" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("how", ["argv", "addopts", "none"])
+def test_plugin_start_up_aside(py, venv_python, ext_dir, tmp_path, how):
+    """python-debug -m pytest --leaks starts aside (pytest's import and the
+    plugins' run on the interpreter's allocator) and steps in at the first
+    test, adopting what was made; --leaks from PYTEST_ADDOPTS steps aside
+    when pytest configures; without --leaks nothing steps aside, and a
+    leak-free clean test is all the run has."""
+    (tmp_path / "aside_probe.py").write_text(ASIDE_PROBE % str(tmp_path))
+    suite = tmp_path / "one"
+    suite.mkdir()
+    (suite / "test_one.py").write_text(
+        "import pdleaky\n_existing = object()\n"
+        "def test_leaks_existing():\n    pdleaky.leak(_existing, 1)\n")
+    env = dict(os.environ, PYTHONPATH="%s:%s" % (ext_dir, tmp_path))
+    leaks = ["--leaks"] if how == "argv" else []
+    if how == "addopts":
+        env["PYTEST_ADDOPTS"] = "--leaks"
+    proc = subprocess.run(
+        [FRONT, "--python", venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "-p", "pydebug.pytest", "-p", "aside_probe", *leaks, str(suite)],
+        capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=900)
+    roles = [p.read_text() for p in tmp_path.glob("aside-*")]
+    want = {"argv": "controller True False True", "addopts": "controller False False True",
+            "none": "controller False False False"}[how]
+    assert roles == [want], (roles, proc.stdout, proc.stderr)
+    # the reference leaked to an object made at collection is found
+    assert proc.returncode == (0 if how == "none" else 1), proc.stdout + proc.stderr
     assert "==python-debug== ERROR" not in proc.stderr, proc.stderr
 
 

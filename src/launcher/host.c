@@ -84,6 +84,59 @@ static char *take_env(const char *name)
     return copy;
 }
 
+/* `python-debug -m pytest ... --leaks ...` (or the pytest script): the leak
+ * hunter's run.  Its start-up - importing pytest and its plugins, which
+ * made 110,000 objects here - needs no checking: it runs aside, and the
+ * plugin (pydebug/pytest.py) steps in at the first test, or at once when
+ * --leaks turns out not to be on.  Only the command line is read: --leaks
+ * given in PYTEST_ADDOPTS or a configuration file steps aside later, when
+ * pytest configures. */
+static int is_pytest(const char *name, int script)
+{
+    if (script) {
+        const char *slash = strrchr(name, '/');
+        name = slash ? slash + 1 : name;
+    }
+    return !strcmp(name, "pytest") || !strcmp(name, "py.test");
+}
+
+static int leak_hunt(int argc, char **argv)
+{
+    int i = 1, pytest = 0;
+    for (; i < argc && !pytest; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || !strcmp(a, "-")) {
+            pytest = is_pytest(a, 1);
+            break;
+        }
+        if (!strcmp(a, "--"))
+            return 0;
+        if (a[1] == '-') {
+            i += !strcmp(a, "--check-hash-based-pycs");
+            continue;
+        }
+        for (int j = 1; a[j]; j++) {
+            if (a[j] == 'c')
+                return 0;
+            if (a[j] == 'm') {
+                const char *mod = a[j + 1] ? a + j + 1 : i + 1 < argc ? argv[++i] : "";
+                pytest = is_pytest(mod, 0);
+                if (!pytest)
+                    return 0;
+                break;
+            }
+            if (a[j] == 'X' || a[j] == 'W') {
+                i += !a[j + 1];
+                break;
+            }
+        }
+    }
+    for (; pytest && i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--leaks") || !strncmp(argv[i], "--leaks=", 8))
+            return 1;
+    return 0;
+}
+
 /* atexit.register(_pydebug._exit_check): registered first, so it runs after
  * the program's own exit handlers. */
 static int register_exit_check(void)
@@ -131,11 +184,11 @@ int main(int argc, char **argv)
         Py_ExitStatusException(st);
 
     pd_hooks_install(&cfg);
-    /* The leak hunter's xdist workers start aside: their start-up and
-     * collection need no checking, and its plugin steps in at the first
-     * test (pydebug/pytest.py).  Taken out, so their children start in. */
+    /* The leak hunter's run and its xdist workers start aside (see
+     * leak_hunt).  The workers' mark is taken out, so their children start
+     * checked. */
     char *aside = take_env("PYDEBUG_ASIDE");
-    if (aside != NULL && !strcmp(aside, "1"))
+    if ((aside != NULL && !strcmp(aside, "1")) || leak_hunt(argc, argv))
         pd_hooks_step_aside();
     free(aside);
     if (cfg.crash)

@@ -55,6 +55,7 @@ def pytest_configure(config):
     if spec is None:
         if config.getoption("--leaks-report"):
             raise pytest.UsageError("--leaks-report needs --leaks")
+        _step_in()  # started aside for a --leaks that is not ours
         return
     try:
         import _pydebug
@@ -63,13 +64,31 @@ def pytest_configure(config):
     if _pydebug.accounting()["objects"] == "unavailable":
         raise pytest.UsageError("--leaks needs -X malloc=on (the default) or -X malloc=objects")
     # The hooks that do the work exist only with --leaks: without it the
-    # plugin is these four functions, and adds nothing to a test's run.
+    # plugin adds nothing to a test's run.
     config.pluginmanager.register(_LeakHunter(config, _parse(spec)), "pydebug-leak-hunter")
-    # Collection needs no checking: the interpreter's own allocator makes
-    # it, and the debug allocator steps back in at the first test
-    # (_LeakHunter._step_in).  An xdist worker started aside.
+    # Start-up and collection need no checking: the interpreter's own
+    # allocator makes them, and the debug allocator steps back in at the
+    # first test (_step_in).  python-debug started `-m pytest --leaks` and
+    # the xdist workers aside already; --leaks from PYTEST_ADDOPTS or an
+    # ini file steps aside here.
     if _pydebug.active:
         _pydebug._step_aside()
+
+
+def _step_in():
+    """The debug allocator back, if it stood aside: python-debug starts
+    `-m pytest --leaks` aside, and the leak hunter's start-up and
+    collection run so (see _pydebug._step_in).  A full collection first
+    empties CPython's free lists, whose objects would otherwise come back
+    to life unseen."""
+    try:
+        import _pydebug
+    except ImportError:
+        return
+    if _pydebug.active and _pydebug.allocator_stats()["aside"]:
+        import gc
+        gc.collect()
+        _pydebug._step_in()
 
 
 def _is_function_finish(f):
@@ -190,25 +209,13 @@ class _LeakHunter:
             # need no checking either.
             os.environ["PYDEBUG_ASIDE"] = "1"
 
-    def _step_in(self):
-        """Before the first test: the debug allocator steps back in.  What
-        the interpreter's allocator made meanwhile (modules, the collected
-        tests) is adopted, so that a leaked reference to it still counts;
-        a full collection first empties CPython's free lists, whose objects
-        would otherwise come back to life unseen."""
-        import gc
-        import _pydebug
-        self.stepped_in = True
-        if _pydebug.active and _pydebug.allocator_stats()["aside"]:
-            gc.collect()
-            _pydebug._step_in()
-
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item, nextitem):
         from _pytest.runner import runtestprotocol
 
         if not self.stepped_in:
-            self._step_in()
+            self.stepped_in = True
+            _step_in()
 
         warmup, repeat = self.spec
         failed = []
