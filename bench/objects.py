@@ -16,7 +16,9 @@ each N times interleaved, keep the best; print ratios to python and to
 python3.11-dbg.  "trace refs" (getobjects) costs nothing while the program
 runs - it is a walk when asked - so the last table times one
 gettotalrefcount() (and the best of five after it) and one getobjects()
-over 100,000 live objects.
+over 100,000 live objects: in the debug heap, adopted from pymalloc after
+stepping aside and back in (what the leak hunter's tests see of its
+start-up), and under -X malloc=objects.
 Benchmarks are not tests: nothing here asserts.
 
     build/venv/bin/python bench/objects.py [--repeat N] [--python PATH ...]
@@ -31,8 +33,14 @@ from bench import FRONT, NAMES, WORK, default_pythons, parse_args, timed
 
 DBG = "/usr/bin/python3.11-dbg"
 QUERY = """
-import json, time, pydebug
+import gc, json, time, _pydebug, pydebug
+ASIDE = %s
+if ASIDE:  # made on the interpreter's allocator, then adopted (the leak hunter's start-up)
+    _pydebug._step_aside()
 keep = [[i] for i in range(50000)]
+if ASIDE:
+    gc.collect()
+    _pydebug._step_in()
 t = time.perf_counter(); pydebug.gettotalrefcount(); total = time.perf_counter() - t
 again = []  # later walks: the debug allocator knows by then which blocks hold objects
 for _ in range(5):
@@ -97,8 +105,10 @@ def main():
             ("%7.2fx" % math.exp(geo[c][1] / len(NAMES)) if ("python3.11-dbg", NAMES[0]) in best
              else "%8s" % "") for c in cols))
         print("\nqueries (best of %d):" % args.repeat)
-        for label, x in [("debug allocator", []), ("-X malloc=objects", ["-X", "malloc=objects"])]:
-            runs = [json.loads(subprocess.run([FRONT, "--python", py, *x, "-c", QUERY],
+        for label, x, aside in [("debug allocator", [], False),
+                                ("adopted (aside, in)", [], True),
+                                ("-X malloc=objects", ["-X", "malloc=objects"], False)]:
+            runs = [json.loads(subprocess.run([FRONT, "--python", py, *x, "-c", QUERY % aside],
                                               capture_output=True, text=True, check=True).stdout)
                     for _ in range(args.repeat)]
             print("  %-18s %7d live objects: gettotalrefcount %6.1f ms (then %.1f ms), "
